@@ -1,0 +1,69 @@
+/** Base class so callers can tell our errors (with a message fit for a person) from bugs. */
+export class VaultPeersError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export type InvalidTicketReason = 'empty' | 'malformed' | 'own-ticket';
+
+/** The ticket a person pasted or scanned cannot be used. Nothing was added. */
+export class InvalidTicketError extends VaultPeersError {
+  constructor(
+    readonly reason: InvalidTicketReason,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  static empty(): InvalidTicketError {
+    return new InvalidTicketError('empty', 'The ticket is empty: paste the whole ticket shown on the other device.');
+  }
+
+  static malformed(detail?: string): InvalidTicketError {
+    const why = detail ? ` (${detail})` : '';
+    return new InvalidTicketError(
+      'malformed',
+      `This is not a valid Vault Peers ticket${why}. It may have been cut off when copied: copy the whole ticket from the other device again.`,
+    );
+  }
+
+  static ownTicket(): InvalidTicketError {
+    return new InvalidTicketError(
+      'own-ticket',
+      "This is this device's own ticket. Paste the ticket shown on the other device instead.",
+    );
+  }
+}
+
+export class UnknownPeerError extends VaultPeersError {
+  constructor(readonly nodeId: string) {
+    super(`No known device has the id ${nodeId}. It may have been removed.`);
+  }
+}
+
+export class InvalidPeerUpdateError extends VaultPeersError {}
+
+/** A dial did not finish within the connect timeout. */
+export class ConnectTimeoutError extends VaultPeersError {
+  constructor(readonly timeoutMs: number) {
+    super(`The device did not answer within ${Math.round(timeoutMs / 1000)} s. Is it online and running Vault Peers?`);
+  }
+}
+
+/** The stored peers document cannot be read or written safely. */
+export class StorageError extends VaultPeersError {}
+
+/** The manager was destroyed; nothing more can be done with it. */
+export class ManagerDestroyedError extends VaultPeersError {
+  constructor() {
+    super('The peer manager has been shut down.');
+  }
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  return String(error);
+}

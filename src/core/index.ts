@@ -1,0 +1,10 @@
+export * from './model';
+export * from './errors';
+export * from './ports';
+export * from './store';
+export * from './backoff';
+export * from './tie-break';
+export * from './persistence';
+export * from './peer-states';
+export { PeerManager, refuseUnknownPeers, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_DIALS } from './peer-manager';
+export type { PeerManagerOptions, PeerManagerEvent } from './peer-manager';

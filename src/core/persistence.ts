@@ -1,0 +1,145 @@
+import { MAX_NAME_LENGTH, type Peer } from './model';
+import type { PeerStorage } from './ports';
+import { StorageError, errorMessage } from './errors';
+
+/** The spec's data.json: `{ peers: [...], settings: {...} }`, plus any keys others keep there. */
+export type PeersDocument = Record<string, unknown> & { peers?: unknown };
+
+export interface LoadReport {
+  readonly peers: Peer[];
+  /** One line per problem, fit to show a person. */
+  readonly problems: string[];
+}
+
+const MAX_FIELD_LENGTH = 4_096;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIsoDate(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(Date.parse(value));
+}
+
+function isNonEmptyString(value: unknown, max = MAX_FIELD_LENGTH): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max;
+}
+
+/** A stored entry as a Peer, or the reason it is not one. */
+export function validatePeer(entry: unknown): Peer | string {
+  if (!isRecord(entry)) return 'it is not an object';
+  const { nodeId, name, ticket, addedAt, lastSyncAt, autoConnect } = entry;
+  if (!isNonEmptyString(nodeId, 256)) return 'nodeId is missing or not a string';
+  if (!isNonEmptyString(ticket)) return 'ticket is missing or not a string';
+  if (typeof name !== 'string' || name.length > MAX_NAME_LENGTH) return `name is not a string of at most ${MAX_NAME_LENGTH} characters`;
+  if (!isIsoDate(addedAt)) return 'addedAt is not a date';
+  if (lastSyncAt !== null && lastSyncAt !== undefined && !isIsoDate(lastSyncAt)) return 'lastSyncAt is not a date';
+  if (autoConnect !== undefined && typeof autoConnect !== 'boolean') return 'autoConnect is not true or false';
+  return Object.freeze({
+    nodeId,
+    name,
+    ticket,
+    addedAt,
+    lastSyncAt: lastSyncAt ?? null,
+    autoConnect: autoConnect ?? true,
+  });
+}
+
+interface ParsedDocument {
+  readonly peers: Peer[];
+  /** Entries that did not validate, kept verbatim so a save never drops them. */
+  readonly unreadable: unknown[];
+  readonly problems: string[];
+}
+
+/** @throws StorageError when the document as a whole is not the expected shape */
+export function parsePeersDocument(raw: unknown): ParsedDocument {
+  if (raw === null || raw === undefined) return { peers: [], unreadable: [], problems: [] };
+  if (!isRecord(raw)) throw new StorageError('The peers file is damaged: it does not hold an object. Fix or move it away; it was not changed.');
+  if (raw.peers === undefined) return { peers: [], unreadable: [], problems: [] };
+  if (!Array.isArray(raw.peers)) {
+    throw new StorageError('The peers file is damaged: "peers" is not a list. Fix or move it away; it was not changed.');
+  }
+  const peers: Peer[] = [];
+  const unreadable: unknown[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  raw.peers.forEach((entry: unknown, index: number) => {
+    const result = validatePeer(entry);
+    if (typeof result === 'string') {
+      unreadable.push(entry);
+      problems.push(`Stored peer #${index + 1} was skipped: ${result}. It is kept in the file unchanged.`);
+    } else if (seen.has(result.nodeId)) {
+      problems.push(`Stored peer #${index + 1} repeats the device ${result.nodeId}; the first entry is used.`);
+    } else {
+      seen.add(result.nodeId);
+      peers.push(result);
+    }
+  });
+  return { peers, unreadable, problems };
+}
+
+/**
+ * Reads and writes the peers document through a storage port.
+ *
+ * Writes are serialized and coalesced: at most one write runs and one waits;
+ * every save requested meanwhile joins the waiting one, which writes the
+ * newest peers. So a burst of changes ends with the last state on disk, never
+ * an interleaving. Each write re-reads the document and replaces only `peers`,
+ * keeping every other key.
+ */
+export class PeerRepository {
+  private latest: readonly Peer[] | null = null;
+  private queued: Promise<void> | null = null;
+  private tail: Promise<void> = Promise.resolve();
+  private unreadable: unknown[] = [];
+  /** Set when the stored document could not be read: saving would destroy it. */
+  private blocked: StorageError | null = null;
+
+  constructor(private readonly storage: PeerStorage) {}
+
+  /** Never throws: a damaged document loads as no peers and blocks saving, with the reason in `problems`. */
+  async load(): Promise<LoadReport> {
+    try {
+      const parsed = parsePeersDocument(await this.storage.load());
+      this.unreadable = parsed.unreadable;
+      this.blocked = null;
+      return { peers: parsed.peers, problems: parsed.problems };
+    } catch (error) {
+      this.blocked =
+        error instanceof StorageError
+          ? error
+          : new StorageError(`The peers file could not be read (${errorMessage(error)}). Fix or move it away; it was not changed.`);
+      return { peers: [], problems: [this.blocked.message] };
+    }
+  }
+
+  save(peers: readonly Peer[]): Promise<void> {
+    if (this.blocked) return Promise.reject(this.blocked);
+    this.latest = peers;
+    if (!this.queued) {
+      const write = this.tail.then(() => {
+        this.queued = null;
+        return this.write();
+      });
+      this.queued = write;
+      this.tail = write.catch(() => undefined);
+    }
+    return this.queued;
+  }
+
+  /** Resolves when every requested save has been attempted. */
+  flush(): Promise<void> {
+    return this.tail;
+  }
+
+  private async write(): Promise<void> {
+    const peers = this.latest ?? [];
+    const current = await this.storage.load();
+    if (current !== null && current !== undefined && !isRecord(current)) {
+      throw new StorageError('The peers file was replaced by something that is not an object; it was not overwritten.');
+    }
+    const document: Record<string, unknown> = { ...(current ?? {}), peers: [...peers, ...this.unreadable] };
+    await this.storage.save(document);
+  }
+}

@@ -1,0 +1,76 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * Ports the core depends on. Adapters (iroh, the Obsidian plugin, the headless
+ * peer) implement them; specs fake them. Every asynchronous call is an
+ * Observable so that marble specs can drive it in virtual time.
+ */
+
+/** Who opened a connection: this device (`outgoing`) or the remote one (`incoming`). */
+export type ConnectionDirection = 'outgoing' | 'incoming';
+
+export interface PeerConnection {
+  /** The remote node id, authenticated by the transport's handshake. */
+  readonly remoteNodeId: string;
+  readonly direction: ConnectionDirection;
+  /**
+   * An id the remote process picks afresh on every start, if the transport
+   * knows it. Two connections carrying different ids mean the remote restarted
+   * in between, so the older connection is stale.
+   */
+  readonly remoteInstanceId?: string;
+  /** Emits once, with a reason, when the connection has ended for any cause. */
+  readonly closed$: Observable<string>;
+  /** Close the connection; the remote sees the reason. Idempotent. */
+  close(reason: string): void;
+}
+
+export interface Transport {
+  /** This device's node id. */
+  readonly nodeId: string;
+  /** The ticket another device needs to reach this one (current addresses). */
+  generateTicket(): Promise<string>;
+  /**
+   * The node id a ticket points at.
+   * @throws InvalidTicketError with a message a person can act on
+   */
+  parseTicket(ticket: string): { readonly nodeId: string };
+  /**
+   * A cold observable: subscribing dials, unsubscribing before it emits aborts
+   * the dial. Emits the open connection once, or errors.
+   */
+  connect(ticket: string): Observable<PeerConnection>;
+  /** Connections other devices opened to this one, already authenticated. */
+  readonly incoming$: Observable<PeerConnection>;
+}
+
+export type SyncEvent =
+  | { readonly type: 'started' }
+  | { readonly type: 'progress'; readonly done: number; readonly total: number }
+  | { readonly type: 'finished' };
+
+export interface SyncEngine {
+  /**
+   * Sync over one connection. Cold: subscribing starts, unsubscribing aborts
+   * cleanly (a removed peer or a dropped connection). Completes after
+   * `finished`; errors if the sync failed.
+   */
+  syncWithPeer(connection: PeerConnection): Observable<SyncEvent>;
+}
+
+/**
+ * Where the peers document (the spec's data.json shape) lives. `load` returns
+ * the parsed document, or null/undefined when there is none yet; it throws
+ * when the document exists but cannot be read.
+ */
+export interface PeerStorage {
+  load(): Promise<unknown>;
+  save(document: Record<string, unknown>): Promise<void>;
+}
+
+/** What to do with a connection from a node we do not know. */
+export type UnknownPeerDecision =
+  | { readonly action: 'refuse'; readonly reason: string }
+  | { readonly action: 'accept'; readonly name: string; readonly ticket: string };
+
+export type UnknownPeerPolicy = (connection: PeerConnection) => UnknownPeerDecision | Promise<UnknownPeerDecision>;
