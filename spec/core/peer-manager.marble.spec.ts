@@ -355,6 +355,36 @@ describe('PeerManager timing (marbles)', () => {
     });
   });
 
+  it('a failed sync leaves the peer connected with the reason in lastError', () => {
+    scheduler.run((helpers) => {
+      const { cold, expectObservable } = helpers;
+      const { manager } = harness(scheduler, {
+        peers: [storedPeer('a')],
+        dial: () => cold('-x', { x: new FakeConnection('a', 'outgoing') }),
+        sync: () => cold<SyncEvent>('-s-#', { s: started }, new Error('vault locked')),
+      });
+      at(helpers, '-x', () => void manager.connectAll());
+      expectObservable(statusOf(manager, 'a')).toBe('dcos-o');
+      helpers.flush();
+      expect(manager.getPeerStates()[0]).toMatchObject({ lastError: 'Sync failed: vault locked' });
+      expect(manager.getPeers()[0]?.lastSyncAt).toBeNull();
+    });
+  });
+
+  it('turning auto-connect off stops the redials of a peer that is not connected', () => {
+    scheduler.run((helpers) => {
+      const { cold, expectSubscriptions } = helpers;
+      const dial = cold<PeerConnection>('-#', undefined, refused);
+      const { manager } = harness(scheduler, { peers: [storedPeer('a')], dial: () => dial });
+      at(helpers, 'x', () => void manager.connectAll());
+      at(helpers, '-- 100ms x', () => void manager.updatePeer('a', { autoConnect: false }));
+      expectSubscriptions(dial.subscriptions).toBe(['^!']);
+      helpers.flush();
+      expect(manager.getPeerStates()[0]?.status).toBe('disconnected');
+      expect(scheduler.actions).toHaveLength(0);
+    });
+  });
+
   it('after a drop, an auto-connect peer is redialled and a manual-only peer is not', () => {
     scheduler.run((helpers) => {
       const { cold, hot } = helpers;

@@ -1,0 +1,326 @@
+import { Observable, of } from 'rxjs';
+import {
+  InvalidPeerUpdateError,
+  InvalidTicketError,
+  ManagerDestroyedError,
+  StorageError,
+  UnknownPeerError,
+} from '../../src/core/errors';
+import type { PeerState } from '../../src/core/model';
+import { PeerManager, type PeerManagerEvent } from '../../src/core/peer-manager';
+import { REASON_REMOVED } from '../../src/core/peer-link';
+import type { PeerConnection } from '../../src/core/ports';
+import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeTicket } from '../support/fakes';
+import { LOCAL_ID, storedPeer } from '../support/manager-harness';
+
+const connectsAtOnce = (nodeId: string): Observable<PeerConnection> => of(new FakeConnection(nodeId, 'outgoing'));
+
+async function open(storage = new MemoryStorage(), dial = connectsAtOnce) {
+  const transport = new FakeTransport(LOCAL_ID, dial);
+  const syncEngine = new FakeSyncEngine();
+  const manager = await PeerManager.open({ transport, syncEngine, storage, random: () => 0 });
+  const events: PeerManagerEvent[] = [];
+  manager.events$.subscribe((event) => events.push(event));
+  return { manager, transport, syncEngine, storage, events };
+}
+
+describe('PeerManager', () => {
+  describe('addPeer', () => {
+    it('adds, saves and connects to the device a ticket points at', async () => {
+      const { manager, storage } = await open();
+      const peer = await manager.addPeer(fakeTicket('b'), '  Desktop  ');
+      expect(peer).toMatchObject({ nodeId: 'b', name: 'Desktop', ticket: 'fake:b', lastSyncAt: null, autoConnect: true });
+      expect(Date.parse(peer.addedAt)).not.toBeNaN();
+      expect(storage.document?.peers).toEqual([peer]);
+      expect(manager.getPeerStates()[0]?.status).toBe('connected');
+      await manager.destroy();
+    });
+
+    it('names a peer after its id when no name is given', async () => {
+      const { manager } = await open();
+      expect((await manager.addPeer(fakeTicket('bcdefghijk'), '')).name).toBe('Device bcdefghi');
+      await manager.destroy();
+    });
+
+    it('returns the stored peer, unchanged, when the device is already known', async () => {
+      const { manager, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b', { name: 'Old name' })] }));
+      const writes = storage.writes;
+      const peer = await manager.addPeer(fakeTicket('b'), 'New name');
+      expect(peer.name).toBe('Old name');
+      expect(manager.getPeers()).toHaveLength(1);
+      expect(storage.writes).toBe(writes);
+      await manager.destroy();
+    });
+
+    it.each([
+      ['', 'empty'],
+      ['   ', 'empty'],
+      ['fake:', 'malformed'],
+      ['iroh-ticket:garbage', 'malformed'],
+      [fakeTicket(LOCAL_ID), 'own-ticket'],
+    ])('refuses %j with a typed error (%s) and adds nothing', async (ticket, reason) => {
+      const { manager, storage } = await open();
+      const error = await manager.addPeer(ticket, 'x').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidTicketError);
+      expect((error as InvalidTicketError).reason).toBe(reason);
+      expect((error as Error).message.length).toBeGreaterThan(20);
+      expect(manager.getPeers()).toEqual([]);
+      expect(storage.text).toBeNull();
+      await manager.destroy();
+    });
+
+    it('rejects an over-long name before anything is stored', async () => {
+      const { manager } = await open();
+      await expect(manager.addPeer(fakeTicket('b'), 'x'.repeat(101))).rejects.toBeInstanceOf(InvalidPeerUpdateError);
+      expect(manager.getPeers()).toEqual([]);
+      await manager.destroy();
+    });
+
+    it('keeps nothing and dials nothing when the save fails', async () => {
+      const { manager, storage, transport } = await open();
+      storage.failNextSave = new Error('disk full');
+      await expect(manager.addPeer(fakeTicket('b'), 'Desktop')).rejects.toThrow('disk full');
+      expect(manager.getPeers()).toEqual([]);
+      expect(transport.dialled).toEqual([]);
+      await manager.destroy();
+    });
+
+    it('refuses to overwrite a peers file it could not read', async () => {
+      const { manager, storage } = await open(new MemoryStorage('not json'));
+      expect(manager.loadProblems).toEqual([expect.stringContaining('could not be read')]);
+      await expect(manager.addPeer(fakeTicket('b'), 'Desktop')).rejects.toBeInstanceOf(StorageError);
+      expect(storage.text).toBe('not json');
+      await manager.destroy();
+    });
+  });
+
+  it('loads valid stored peers as disconnected and reports the bad ones', async () => {
+    const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b'), { nodeId: 3 }], settings: { x: 1 } }));
+    expect(manager.getPeers()).toEqual([storedPeer('b')]);
+    expect(manager.getPeerStates()[0]).toMatchObject({ status: 'disconnected', connection: null, lastError: null });
+    expect(manager.loadProblems).toEqual([expect.stringContaining('#2 was skipped')]);
+    await manager.destroy();
+  });
+
+  describe('removePeer', () => {
+    it('disconnects, forgets and saves, keeping the other keys', async () => {
+      const { manager, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')], settings: { x: 1 } }));
+      await manager.connectToPeer('b');
+      const connection = manager.getPeerStates()[0]?.connection as FakeConnection;
+      await manager.removePeer('b');
+      expect(connection.closeReasons).toEqual([REASON_REMOVED]);
+      expect(manager.getPeers().map((p) => p.nodeId)).toEqual(['c']);
+      expect(storage.document).toEqual({ peers: [storedPeer('c')], settings: { x: 1 } });
+      await manager.destroy();
+    });
+
+    it('is a no-op for an unknown id', async () => {
+      const { manager, storage } = await open();
+      await manager.removePeer('nobody');
+      expect(storage.writes).toBe(0);
+      await manager.destroy();
+    });
+  });
+
+  describe('updatePeer', () => {
+    it('renames and toggles auto-connect, saving each change', async () => {
+      const { manager, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      await manager.updatePeer('b', { name: ' Work laptop ', autoConnect: false });
+      expect(storage.document?.peers).toEqual([storedPeer('b', { name: 'Work laptop', autoConnect: false })]);
+      await manager.destroy();
+    });
+
+    it('turning auto-connect on starts connecting', async () => {
+      const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b', { autoConnect: false })] }));
+      await manager.updatePeer('b', { autoConnect: true });
+      expect(manager.getPeerStates()[0]?.status).toBe('connected');
+      await manager.destroy();
+    });
+
+    it('does not write when nothing changed', async () => {
+      const { manager, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      const writes = storage.writes;
+      await manager.updatePeer('b', { name: 'Device b' });
+      expect(storage.writes).toBe(writes);
+      await manager.destroy();
+    });
+
+    it.each([[{ name: '' }], [{ name: 'x'.repeat(101) }], [{ autoConnect: 'yes' as unknown as boolean }]])(
+      'rejects %j and changes nothing',
+      async (update) => {
+        const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+        await expect(manager.updatePeer('b', update)).rejects.toBeInstanceOf(InvalidPeerUpdateError);
+        expect(manager.getPeers()).toEqual([storedPeer('b')]);
+        await manager.destroy();
+      },
+    );
+  });
+
+  it.each(['updatePeer', 'connectToPeer', 'disconnectPeer'] as const)('%s of an unknown id throws UnknownPeerError', async (method) => {
+    const { manager } = await open();
+    await expect(manager[method]('nobody', {})).rejects.toBeInstanceOf(UnknownPeerError);
+    await manager.destroy();
+  });
+
+  it('connectAll connects auto-connect peers only', async () => {
+    const { manager, transport } = await open(
+      MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c', { autoConnect: false }), storedPeer('d')] }),
+    );
+    await manager.connectAll();
+    expect(transport.dialled).toEqual(['fake:b', 'fake:d']);
+    await manager.destroy();
+  });
+
+  it('connectToPeer resolves once the attempt has failed, leaving the reason in lastError', async () => {
+    const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }), () =>
+      new Observable((subscriber) => subscriber.error(new Error('no route to host'))),
+    );
+    await manager.connectToPeer('b');
+    expect(manager.getPeerStates()[0]).toMatchObject({ status: 'disconnected', lastError: 'no route to host' });
+    await manager.destroy();
+  });
+
+  it('refuses a dialled connection that answers with another node id', async () => {
+    const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }), () => of(new FakeConnection('x', 'outgoing')));
+    await manager.connectToPeer('b');
+    expect(manager.getPeerStates()[0]?.lastError).toContain('different device');
+    await manager.destroy();
+  });
+
+  describe('incoming connections', () => {
+    it('a known peer becomes connected and its sync starts', async () => {
+      const { manager, transport, syncEngine } = await open(MemoryStorage.with({ peers: [storedPeer('b', { autoConnect: false })] }));
+      const incoming = new FakeConnection('b', 'incoming');
+      transport.incoming.next(incoming);
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'connected', connection: incoming });
+      expect(syncEngine.started).toEqual([incoming]);
+      await manager.destroy();
+    });
+
+    it('an unknown node is refused, reported, and never listed', async () => {
+      const { manager, transport, events } = await open();
+      const stranger = new FakeConnection('x', 'incoming');
+      transport.incoming.next(stranger);
+      expect(stranger.closeReasons).toEqual([expect.stringContaining('not paired')]);
+      expect(events).toEqual([{ type: 'refused', nodeId: 'x', reason: stranger.closeReasons[0] }]);
+      expect(manager.getPeers()).toEqual([]);
+      await manager.destroy();
+    });
+
+    it('a policy may accept an unknown node, which is then stored and connected', async () => {
+      const transport = new FakeTransport(LOCAL_ID);
+      const storage = new MemoryStorage();
+      const manager = await PeerManager.open({
+        transport,
+        syncEngine: new FakeSyncEngine(),
+        storage,
+        unknownPeerPolicy: async (connection) => ({ action: 'accept', name: 'Phone', ticket: fakeTicket(connection.remoteNodeId) }),
+      });
+      const incoming = new FakeConnection('p', 'incoming');
+      transport.incoming.next(incoming);
+      await manager.connectToPeer('p').catch(() => undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'connected', connection: incoming, peer: { name: 'Phone' } });
+      await manager.destroy();
+      expect((storage.document?.peers as { nodeId: string }[])[0]?.nodeId).toBe('p');
+    });
+
+    it('a policy that throws counts as a refusal and is reported', async () => {
+      const transport = new FakeTransport(LOCAL_ID);
+      const manager = new PeerManager({
+        transport,
+        syncEngine: new FakeSyncEngine(),
+        storage: new MemoryStorage(),
+        unknownPeerPolicy: () => {
+          throw new Error('policy bug');
+        },
+      });
+      const events: PeerManagerEvent[] = [];
+      manager.events$.subscribe((event) => events.push(event));
+      const stranger = new FakeConnection('x', 'incoming');
+      transport.incoming.next(stranger);
+      expect(stranger.closedByUs).toBe(true);
+      expect(events.map((e) => e.type)).toEqual(['problem', 'refused']);
+      await manager.destroy();
+    });
+  });
+
+  describe('onPeerStateChange', () => {
+    it('calls back now and on every change until unsubscribed', async () => {
+      const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      const seen: string[][] = [];
+      const stop = manager.onPeerStateChange((states) => seen.push(states.map((s) => s.status)));
+      await manager.connectToPeer('b');
+      stop();
+      await manager.disconnectPeer('b');
+      expect(seen).toEqual([['disconnected'], ['connecting'], ['connected']]);
+      await manager.destroy();
+    });
+
+    it('isolates a callback that throws: others still hear every change, and it is reported', async () => {
+      const { manager, events } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      const healthy: PeerState[][] = [];
+      manager.onPeerStateChange(() => {
+        throw new Error('listener bug');
+      });
+      manager.onPeerStateChange((states) => healthy.push(states));
+      await manager.connectToPeer('b');
+      expect(healthy.map((states) => states[0]?.status)).toEqual(['disconnected', 'connecting', 'connected']);
+      expect(events.filter((e) => e.type === 'problem')).toHaveLength(3);
+      expect(events[0]).toMatchObject({ type: 'problem', message: expect.stringContaining('listener bug') });
+      await manager.destroy();
+    });
+  });
+
+  describe('observable surface', () => {
+    it('peers$ stays quiet while only statuses change', async () => {
+      const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      const emissions: unknown[] = [];
+      manager.peers$.subscribe((peers) => emissions.push(peers));
+      await manager.connectToPeer('b');
+      await manager.updatePeer('b', { name: 'Renamed' });
+      expect(emissions).toHaveLength(2);
+      await manager.destroy();
+    });
+
+    it("peerState$ does not wake for another peer's change and completes when its peer is removed", async () => {
+      const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')] }));
+      const seen: string[] = [];
+      let completed = false;
+      manager.peerState$('b').subscribe({ next: (s) => seen.push(s.status), complete: () => (completed = true) });
+      await manager.connectToPeer('c');
+      await manager.removePeer('b');
+      expect(seen).toEqual(['disconnected']);
+      expect(completed).toBe(true);
+      await manager.destroy();
+    });
+  });
+
+  describe('destroy', () => {
+    it('closes connections, completes every stream and refuses further calls', async () => {
+      const { manager, transport } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      await manager.connectToPeer('b');
+      const connection = manager.getPeerStates()[0]?.connection as FakeConnection;
+      const completed: string[] = [];
+      manager.peerStates$.subscribe({ complete: () => completed.push('peerStates$') });
+      manager.peers$.subscribe({ complete: () => completed.push('peers$') });
+      manager.events$.subscribe({ complete: () => completed.push('events$') });
+      await manager.destroy();
+      await manager.destroy(); // idempotent
+      expect(connection.closedByUs).toBe(true);
+      expect(completed.sort()).toEqual(['events$', 'peerStates$', 'peers$']);
+      expect(transport.incoming.observed).toBe(false);
+      await expect(manager.addPeer(fakeTicket('c'), 'x')).rejects.toBeInstanceOf(ManagerDestroyedError);
+    });
+
+    it('waits for pending saves', async () => {
+      const { manager, storage } = await open();
+      storage.saveDelayMs = 20;
+      const adding = manager.addPeer(fakeTicket('b'), 'Desktop');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      await manager.destroy();
+      expect(storage.document?.peers).toHaveLength(1);
+      await adding;
+    });
+  });
+});
