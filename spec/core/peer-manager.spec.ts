@@ -187,6 +187,27 @@ describe('PeerManager', () => {
     await manager.destroy();
   });
 
+  describe('address refresh', () => {
+    it('stores the fresh ticket a connection brings, so a moved peer can be redialled', async () => {
+      const { manager, transport, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b', { ticket: 'fake:b' })] }));
+      const moved = Object.assign(new FakeConnection('b', 'incoming'), { remoteTicket: 'fake:b ' });
+      transport.incoming.next(moved);
+      await manager.destroy();
+      expect(manager.getPeers()[0]?.ticket).toBe('fake:b ');
+      expect((storage.document?.peers as { ticket: string }[])[0]?.ticket).toBe('fake:b ');
+    });
+
+    it('ignores a reported ticket that points at another node or does not parse', async () => {
+      const { manager, transport, storage } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      transport.incoming.next(Object.assign(new FakeConnection('b', 'incoming'), { remoteTicket: 'fake:x' }));
+      manager.getPeerStates()[0]?.connection?.close('again');
+      transport.incoming.next(Object.assign(new FakeConnection('b', 'incoming'), { remoteTicket: 'garbage' }));
+      await manager.destroy();
+      expect(manager.getPeers()[0]?.ticket).toBe('fake:b');
+      expect(storage.writes).toBe(0);
+    });
+  });
+
   describe('incoming connections', () => {
     it('a known peer becomes connected and its sync starts', async () => {
       const { manager, transport, syncEngine } = await open(MemoryStorage.with({ peers: [storedPeer('b', { autoConnect: false })] }));

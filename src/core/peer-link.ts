@@ -29,6 +29,8 @@ export interface LinkContext {
   autoConnect(nodeId: string): boolean;
   publish(nodeId: string, patch: LinkPatch): void;
   syncEvent(nodeId: string, event: SyncEvent): void;
+  /** A connection became this peer's current one. */
+  adopted(nodeId: string, connection: PeerConnection): void;
 }
 
 /**
@@ -198,6 +200,7 @@ export class PeerLink {
     const subscription = new Subscription();
     this.currentSubscription = subscription;
     this.publish();
+    this.context.adopted(this.nodeId, connection);
     subscription.add(connection.closed$.pipe(take(1)).subscribe((reason) => this.onClosed(connection, reason)));
     if (this.current !== connection) return;
     subscription.add(

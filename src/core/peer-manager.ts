@@ -155,6 +155,7 @@ export class PeerManager {
       autoConnect: (nodeId) => this.store.snapshot.get(nodeId)?.peer.autoConnect ?? false,
       publish: (nodeId, patch) => this.store.update((states) => withLinkChanged(states, nodeId, patch)),
       syncEvent: (nodeId, event) => this.onSyncEvent(nodeId, event),
+      adopted: (nodeId, connection) => this.refreshTicket(nodeId, connection.remoteTicket),
     };
 
     for (const peer of loaded.peers ?? []) this.insert(peer);
@@ -403,6 +404,19 @@ export class PeerManager {
     const link = this.links.get(nodeId);
     link?.offer(connection);
     if (link && this.getPeer(nodeId)?.autoConnect) link.connect();
+  }
+
+  /** Keeps the stored ticket pointing where the peer says it is now. */
+  private refreshTicket(nodeId: string, ticket: string | undefined): void {
+    const peer = this.getPeer(nodeId);
+    if (!peer || ticket === undefined || ticket === peer.ticket) return;
+    try {
+      if (this.transport.parseTicket(ticket).nodeId !== nodeId) return;
+    } catch {
+      return;
+    }
+    this.store.update((states) => withPeerChanged(states, nodeId, { ticket }));
+    this.persist().catch((error: unknown) => this.problem('Saving the refreshed address failed', error));
   }
 
   private onSyncEvent(nodeId: string, event: SyncEvent): void {

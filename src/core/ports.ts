@@ -19,6 +19,12 @@ export interface PeerConnection {
    * in between, so the older connection is stale.
    */
   readonly remoteInstanceId?: string;
+  /**
+   * A ticket built from the addresses the remote reports now, if the
+   * transport learned them. Stored tickets go stale when a device moves or
+   * restarts on another port; this one replaces it.
+   */
+  readonly remoteTicket?: string;
   /** Emits once, with a reason, when the connection has ended for any cause. */
   readonly closed$: Observable<string>;
   /** Close the connection; the remote sees the reason. Idempotent. */

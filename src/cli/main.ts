@@ -1,0 +1,325 @@
+/**
+ * `vault-peers`: a headless peer for Node, using the same core as the plugin
+ * with a JSON state file of data.json's shape.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import QRCode from 'qrcode';
+import { VaultPeersError, errorMessage } from '../core/errors';
+import type { Peer, PeerState } from '../core/model';
+import type { PeerManager } from '../core/peer-manager';
+import type { RelayModeSetting } from '../transport/iroh-transport';
+import { askRunningPeer, controlPath, serveControl, type ControlRequest } from './control-socket';
+import { openNode, type OpenedNode, type PeerNodeOptions } from './peer-node';
+
+class UsageError extends VaultPeersError {}
+
+const COMMON_HELP = `Options for every command:
+  --dir DIR            state directory (default: $VAULT_PEERS_DIR or ~/.vault-peers)
+  --device-name NAME   this device's name, shown to the devices it pairs with (stored)
+  --relay MODE         default (n0's relays, reach devices across networks) or disabled (direct addresses only)
+  --bind HOST[:PORT]   where to listen (default 0.0.0.0; without a port, the one stored on first start)
+  -h, --help           this help`;
+
+const COMMANDS: Record<string, { usage: string; summary: string; options?: ParseArgsConfig['options'] }> = {
+  invite: { usage: 'invite', summary: "Print this device's ticket and its QR code, for the other device's `join`." },
+  join: {
+    usage: 'join <ticket> [--name NAME]',
+    summary: 'Pair with the device a ticket came from, and connect to it while `run` is up.',
+    options: { name: { type: 'string' } },
+  },
+  list: { usage: 'list [--json]', summary: 'Show paired devices and their status.', options: { json: { type: 'boolean' } } },
+  rename: { usage: 'rename <device> <new name>', summary: 'Rename a paired device (by name, node id or id prefix).' },
+  remove: { usage: 'remove <device>', summary: 'Unpair a device: disconnect it and refuse its connections from now on.' },
+  run: { usage: 'run', summary: 'Stay online: connect to paired devices, redial with backoff, print each status change until Ctrl-C.' },
+};
+
+function mainHelp(): string {
+  const lines = Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(30)} ${c.summary}`);
+  return `Usage: vault-peers <command> [options]\n\nCommands:\n${lines.join('\n')}\n\n${COMMON_HELP}\n\nRun \`vault-peers <command> --help\` for one command.`;
+}
+
+function commandHelp(name: string): string {
+  const command = COMMANDS[name]!;
+  return `Usage: vault-peers ${command.usage}\n\n${command.summary}\n\n${COMMON_HELP}`;
+}
+
+interface Parsed {
+  readonly command: string;
+  readonly args: string[];
+  readonly options: Record<string, string | boolean | undefined>;
+  readonly node: PeerNodeOptions;
+}
+
+function parse(argv: string[]): Parsed | { help: string } {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') return { help: mainHelp() };
+  const spec = COMMANDS[command];
+  if (!spec) throw new UsageError(`Unknown command "${command}". Run \`vault-peers --help\` for the list.`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        dir: { type: 'string' },
+        'device-name': { type: 'string' },
+        relay: { type: 'string' },
+        bind: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        ...spec.options,
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${errorMessage(error)}. Run \`vault-peers ${command} --help\`.`);
+  }
+  const options = parsed.values as Record<string, string | boolean | undefined>;
+  if (options.help) return { help: commandHelp(command) };
+  const relay = (options.relay as string | undefined) ?? 'default';
+  if (relay !== 'default' && relay !== 'disabled') throw new UsageError('--relay must be "default" or "disabled".');
+  const bind = options.bind as string | undefined;
+  if (bind !== undefined && !/^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$/.test(bind)) {
+    throw new UsageError('--bind must look like 127.0.0.1, 127.0.0.1:4242 or [::]:4242.');
+  }
+  const dir = (options.dir as string | undefined) ?? process.env.VAULT_PEERS_DIR ?? join(homedir(), '.vault-peers');
+  const deviceName = options['device-name'] as string | undefined;
+  return {
+    command,
+    args: parsed.positionals,
+    options,
+    node: { dir, relay: relay as RelayModeSetting, ...(bind ? { bind } : {}), ...(deviceName ? { deviceName } : {}) },
+  };
+}
+
+function requireArgs(parsed: Parsed, count: number): void {
+  if (parsed.args.length !== count) throw new UsageError(`Usage: vault-peers ${COMMANDS[parsed.command]!.usage}`);
+}
+
+export function shortId(nodeId: string): string {
+  return nodeId.slice(0, 8);
+}
+
+/** A device by node id, id prefix (4+ characters) or name (any case). */
+export function findPeer(peers: readonly Peer[], query: string): Peer {
+  const q = query.trim().toLowerCase();
+  const exact = peers.find((p) => p.nodeId === q);
+  if (exact) return exact;
+  const matches = peers.filter((p) => (q.length >= 4 && p.nodeId.startsWith(q)) || p.name.toLowerCase() === q);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new VaultPeersError(`"${query}" matches ${matches.length} devices; use more of the node id.`);
+  throw new VaultPeersError(`No paired device matches "${query}". \`vault-peers list\` shows them.`);
+}
+
+interface PeerRow {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly status: string;
+  readonly lastError: string | null;
+  readonly lastSyncAt: string | null;
+  readonly autoConnect: boolean;
+}
+
+interface ListOutput {
+  readonly self: { readonly nodeId: string; readonly name: string; readonly online: boolean; readonly connections: number | null };
+  readonly peers: readonly PeerRow[];
+}
+
+function rows(states: readonly PeerState[], online: boolean): PeerRow[] {
+  return states.map(({ peer, status, lastError }) => ({
+    nodeId: peer.nodeId,
+    name: peer.name,
+    status: online ? status : 'offline',
+    lastError,
+    lastSyncAt: peer.lastSyncAt,
+    autoConnect: peer.autoConnect,
+  }));
+}
+
+function formatList(list: ListOutput): string {
+  const head = `${list.self.name} (${shortId(list.self.nodeId)}) is ${list.self.online ? 'online' : 'not running'}.`;
+  if (list.peers.length === 0) return `${head}\nNo paired devices yet. Run \`vault-peers invite\` here and \`vault-peers join <ticket>\` on the other device.`;
+  const lines = list.peers.map((p) => {
+    const sync = p.lastSyncAt ? `synced ${p.lastSyncAt}` : 'never synced';
+    const error = p.lastError && p.status !== 'connected' ? `  (${p.lastError})` : '';
+    return `  ${p.name.padEnd(20)} ${shortId(p.nodeId)}  ${p.status.padEnd(12)} ${sync}${p.autoConnect ? '' : ', manual'}${error}`;
+  });
+  return `${head}\n${lines.join('\n')}`;
+}
+
+/** What `join`, `list`, `rename` and `remove` do, against whichever manager owns the state. */
+async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown> {
+  const { manager } = node;
+  switch (request.command) {
+    case 'join': {
+      const peer = await manager.addPeer(request.args[0] ?? '', (request.options.name as string | undefined) ?? '');
+      return { nodeId: peer.nodeId, name: peer.name };
+    }
+    case 'rename': {
+      const peer = findPeer(manager.getPeers(), request.args[0] ?? '');
+      await manager.updatePeer(peer.nodeId, { name: request.args[1] ?? '' });
+      return { nodeId: peer.nodeId, name: manager.getPeer(peer.nodeId)?.name };
+    }
+    case 'remove': {
+      const peer = findPeer(manager.getPeers(), request.args[0] ?? '');
+      await manager.removePeer(peer.nodeId);
+      return { nodeId: peer.nodeId, name: peer.name };
+    }
+    case 'list':
+      return {
+        self: {
+          nodeId: node.transport.nodeId,
+          name: node.deviceName,
+          online: node.online !== null,
+          connections: node.online?.connectionCount ?? null,
+        },
+        peers: rows(manager.getPeerStates(), node.online !== null),
+      } satisfies ListOutput;
+    case 'invite':
+      return { ticket: await node.transport.generateTicket() };
+    default:
+      throw new VaultPeersError(`Unknown command ${request.command}`);
+  }
+}
+
+function describe(command: string, output: unknown, json: boolean): string {
+  if (json) return JSON.stringify(output, null, 2);
+  const result = output as { nodeId?: string; name?: string };
+  switch (command) {
+    case 'join':
+      return `Paired with ${result.name} (${shortId(result.nodeId ?? '')}).`;
+    case 'rename':
+      return `Renamed ${shortId(result.nodeId ?? '')} to ${result.name}.`;
+    case 'remove':
+      return `Removed ${result.name} (${shortId(result.nodeId ?? '')}).`;
+    case 'list':
+      return formatList(output as ListOutput);
+    default:
+      return JSON.stringify(output);
+  }
+}
+
+async function printInvite(ticket: string, out: (line: string) => void): Promise<void> {
+  out(await QRCode.toString(ticket, { type: 'terminal', small: true }));
+  out('On the other device run:');
+  out(`  vault-peers join ${ticket}`);
+}
+
+/** One-shot commands: ask a running peer if there is one, otherwise open the state offline. */
+async function oneShot(parsed: Parsed, out: (line: string) => void): Promise<void> {
+  if (parsed.command === 'join') requireArgs(parsed, 1);
+  if (parsed.command === 'rename') requireArgs(parsed, 2);
+  if (parsed.command === 'remove') requireArgs(parsed, 1);
+  if (parsed.command === 'list' || parsed.command === 'invite') requireArgs(parsed, 0);
+  const request: ControlRequest = { command: parsed.command, args: parsed.args, options: parsed.options };
+  const reply = await askRunningPeer(controlPath(parsed.node.dir), request);
+  if (reply && !reply.ok) throw new VaultPeersError(reply.error);
+  let output: unknown;
+  if (reply?.ok) {
+    output = reply.output;
+  } else {
+    // `invite` needs the endpoint for its addresses; the others only the state.
+    const node = await openNode(parsed.node, parsed.command === 'invite');
+    try {
+      for (const warning of node.warnings) process.stderr.write(`warning: ${warning}\n`);
+      output = await edit(request, node);
+    } finally {
+      await node.close();
+    }
+  }
+  if (parsed.command === 'invite') {
+    await printInvite((output as { ticket: string }).ticket, out);
+    return;
+  }
+  out(describe(parsed.command, output, parsed.options.json === true));
+}
+
+function statusLine(state: PeerState): string {
+  const time = new Date().toISOString().slice(11, 19);
+  const why = state.status === 'disconnected' && state.lastError ? ` (${state.lastError})` : '';
+  return `${time} ${state.peer.name} (${shortId(state.peer.nodeId)}) ${state.status}${why}`;
+}
+
+/** Prints one line per status change of any peer, and a line when one is removed. */
+function watchStatuses(manager: PeerManager, out: (line: string) => void): () => void {
+  const last = new Map<string, string>();
+  return manager.onPeerStateChange((states) => {
+    const seen = new Set<string>();
+    for (const state of states) {
+      seen.add(state.peer.nodeId);
+      if (last.get(state.peer.nodeId) === state.status) continue;
+      last.set(state.peer.nodeId, state.status);
+      out(statusLine(state));
+    }
+    for (const nodeId of [...last.keys()]) {
+      if (!seen.has(nodeId)) {
+        last.delete(nodeId);
+        out(`${new Date().toISOString().slice(11, 19)} ${shortId(nodeId)} removed`);
+      }
+    }
+  });
+}
+
+async function run(parsed: Parsed, out: (line: string) => void): Promise<void> {
+  requireArgs(parsed, 0);
+  const path = controlPath(parsed.node.dir);
+  if (await askRunningPeer(path, { command: 'list', args: [], options: {} }, 2_000)) {
+    throw new VaultPeersError(`A peer is already running for ${parsed.node.dir}.`);
+  }
+  const node = await openNode(parsed.node, true);
+  for (const warning of node.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const transport = node.online!;
+  const server = await serveControl(path, (request) => edit(request, node));
+  out(`${node.deviceName} (${node.transport.nodeId}) is online on ${transport.boundSockets.join(', ')}.`);
+  if (transport.usedFallbackPort) out('The stored port was taken; another one is used this time.');
+  out(`ticket: ${await transport.generateTicket()}`);
+  const stopWatching = watchStatuses(node.manager, out);
+  const events = node.manager.events$.subscribe((event) => {
+    if (event.type === 'problem') process.stderr.write(`problem: ${event.message}\n`);
+  });
+  const refusals = transport.refused$.subscribe(({ nodeId, reason }) => out(`refused ${shortId(nodeId)}: ${reason}`));
+
+  await node.manager.connectAll();
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  out('Shutting down.');
+  stopWatching();
+  events.unsubscribe();
+  refusals.unsubscribe();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await node.close();
+}
+
+/** @returns the process exit code */
+export async function main(argv: string[], out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<number> {
+  try {
+    const parsed = parse(argv);
+    if ('help' in parsed) {
+      out(parsed.help);
+      return 0;
+    }
+    if (parsed.command === 'run') await run(parsed, out);
+    else await oneShot(parsed, out);
+    return 0;
+  } catch (error) {
+    const message = error instanceof VaultPeersError ? error.message : `Unexpected error: ${errorMessage(error)}`;
+    process.stderr.write(`vault-peers: ${message.split('\n')[0]}\n`);
+    return error instanceof UsageError ? 64 : 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    () => process.exit(1),
+  );
+}

@@ -1,0 +1,107 @@
+import { EMPTY, NEVER, distinctUntilChanged, interval, map, skip, throwError, type Observable } from 'rxjs';
+import { networkInterfaces } from 'node:os';
+import { VaultPeersError } from '../core/errors';
+import { PeerManager } from '../core/peer-manager';
+import type { PeerConnection, SyncEngine, Transport } from '../core/ports';
+import { IrohTransport, generateSecretKey, nodeIdOfSecretKey, parseIrohTicket, type RelayModeSetting } from '../transport/iroh-transport';
+import { loadOrCreateKey, readDocument, settingsOf, stateDir, updateSettings, type StateDir } from './state';
+import { hostname } from 'node:os';
+
+export interface PeerNodeOptions {
+  readonly dir: string;
+  readonly deviceName?: string;
+  readonly relay: RelayModeSetting;
+  readonly bind?: string;
+}
+
+/** No sync engine exists yet (it is another spec): connections carry no sync, and lastSyncAt stays null. */
+export const noSync: SyncEngine = { syncWithPeer: () => EMPTY };
+
+/** Emits when the machine's network interfaces change (a Wi-Fi switch, a cable plugged in). */
+export function networkChanges(everyMs = 5_000): Observable<unknown> {
+  const fingerprint = (): string =>
+    JSON.stringify(
+      Object.entries(networkInterfaces())
+        .flatMap(([name, addresses]) => (addresses ?? []).map((a) => `${name}/${a.address}`))
+        .sort(),
+    );
+  return interval(everyMs).pipe(map(fingerprint), distinctUntilChanged(), skip(1));
+}
+
+export interface OpenedNode {
+  readonly state: StateDir;
+  readonly manager: PeerManager;
+  readonly transport: Transport;
+  readonly online: IrohTransport | null;
+  readonly deviceName: string;
+  readonly warnings: readonly string[];
+  close(): Promise<void>;
+}
+
+/** A transport that knows who we are and can read tickets, but never goes online: for edits while no `run` is up. */
+function offlineTransport(nodeId: string): Transport {
+  return {
+    nodeId,
+    incoming$: NEVER,
+    generateTicket: () => Promise.reject(new VaultPeersError('Not online.')),
+    parseTicket: parseIrohTicket,
+    connect: (): Observable<PeerConnection> => throwError(() => new VaultPeersError('Not online.')),
+  };
+}
+
+/**
+ * Opens this device's state: key, peers document, and (when `online`) an iroh
+ * endpoint on the stored port. Fails with a one-line reason on a damaged state
+ * file, before anything is written.
+ */
+export async function openNode(options: PeerNodeOptions, online: boolean): Promise<OpenedNode> {
+  const state = stateDir(options.dir);
+  const { document, warnings } = await readDocument(state);
+  const settings = settingsOf(document);
+  const key = await loadOrCreateKey(state, generateSecretKey);
+  const deviceName = options.deviceName?.trim() || settings.deviceName || hostname();
+  if (options.deviceName?.trim() && options.deviceName.trim() !== settings.deviceName) {
+    await updateSettings(state, { deviceName: options.deviceName.trim().slice(0, 100) });
+  }
+
+  let manager: PeerManager | null = null;
+  let irohTransport: IrohTransport | null = null;
+  let transport: Transport;
+  if (online) {
+    const host = options.bind ?? '0.0.0.0';
+    const bind = /:\d+$/.test(host) && !host.endsWith(']') ? host : `${host}:${settings.port ?? 0}`;
+    irohTransport = await IrohTransport.create({
+      secretKey: key,
+      deviceName: () => deviceName,
+      relayMode: options.relay,
+      bindAddress: bind,
+      // Only paired devices get past the handshake.
+      acceptNode: (nodeId) => manager?.getPeer(nodeId) !== undefined,
+    });
+    transport = irohTransport;
+    const port = Number(irohTransport.boundSockets[0]?.split(':').pop());
+    if (settings.port === undefined && Number.isInteger(port) && port > 0) await updateSettings(state, { port });
+  } else {
+    transport = offlineTransport(nodeIdOfSecretKey(key));
+  }
+
+  const opened = await PeerManager.open({
+    transport,
+    syncEngine: noSync,
+    storage: state.storage,
+    redialTriggers$: online ? networkChanges() : NEVER,
+  });
+  manager = opened;
+  return {
+    state,
+    manager: opened,
+    transport,
+    online: irohTransport,
+    deviceName,
+    warnings: [...warnings],
+    close: async () => {
+      await opened.destroy();
+      await irohTransport?.close();
+    },
+  };
+}

@@ -1,0 +1,442 @@
+/**
+ * The iroh adapter of the core's Transport port: the only module that imports
+ * @number0/iroh. See DESIGN.md for what was measured about the binding; in
+ * particular no Endpoint `watch*` method is called (they abort the process).
+ */
+import * as iroh from '@number0/iroh/index.js';
+import { Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import { InvalidTicketError, VaultPeersError } from '../core/errors';
+import type { ConnectionDirection, PeerConnection, Transport } from '../core/ports';
+import {
+  ALPN,
+  FrameDecoder,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  encodeFrame,
+  incompatibleVersionMessage,
+  parseControlMessage,
+  type ControlMessage,
+  type Hello,
+} from './control-protocol';
+
+export type RelayModeSetting = 'default' | 'disabled';
+
+export interface IrohTransportOptions {
+  /** 32 bytes, created once and kept by the host: the node id follows from it. */
+  readonly secretKey: Uint8Array;
+  /** Announced to peers in the hello. */
+  readonly deviceName: () => string;
+  /** `default`: n0's relays and discovery. `disabled`: direct addresses only (LAN, offline, specs). */
+  readonly relayMode?: RelayModeSetting;
+  /** `host:port`; a taken port falls back to a random one. Default `0.0.0.0:0`. */
+  readonly bindAddress?: string;
+  /** Asked right after the handshake, before any data is read: false refuses the node. */
+  readonly acceptNode?: (nodeId: string) => boolean;
+  readonly heartbeatIntervalMs?: number;
+  /** Silence for this long means the peer is gone (iroh alone waits 30 s). */
+  readonly heartbeatTimeoutMs?: number;
+  readonly helloTimeoutMs?: number;
+  /** For specs of version mismatches only. */
+  readonly protocolVersion?: number;
+}
+
+export const CLOSE_NORMAL = 0n;
+export const CLOSE_PROTOCOL_ERROR = 1n;
+export const CLOSE_INCOMPATIBLE = 2n;
+export const CLOSE_REFUSED = 3n;
+
+export const REASON_NOT_PAIRED = 'This device is not paired with you.';
+export const REASON_SHUTTING_DOWN = 'The other device is shutting down.';
+
+const ALPN_BYTES = Array.from(Buffer.from(ALPN, 'utf8'));
+const NODE_ID = /^[0-9a-f]{64}$/;
+
+/** iroh's errors carry Rust source paths and backtraces: keep the first sentence. */
+export function irohErrorMessage(error: unknown): string {
+  const raw = error instanceof Error ? error.message : String(error);
+  const first = raw.split('\n')[0] ?? raw;
+  return first.replace(/\s*\([^)]*\.rs:\d+:\d+\)/g, '').trim();
+}
+
+/** The text a remote close carries, without iroh's "closed by peer: ... (code N)" wrapping. */
+export function closeReasonText(reason: string): string {
+  const match = /^closed by peer: (.*) \(code \d+\)$/s.exec(reason);
+  return (match?.[1] ?? reason).trim() || 'The connection was closed.';
+}
+
+export function generateSecretKey(): Uint8Array {
+  return Uint8Array.from(iroh.SecretKey.generate().toBytes());
+}
+
+export function nodeIdOfSecretKey(secretKey: Uint8Array): string {
+  return iroh.SecretKey.fromBytes(Array.from(secretKey)).public().toString();
+}
+
+function ticketError(error: unknown): InvalidTicketError {
+  const message = irohErrorMessage(error);
+  if (/wrong prefix/i.test(message)) return InvalidTicketError.malformed('it does not start with "endpoint"');
+  if (/end of buffer|expected more data/i.test(message)) return InvalidTicketError.malformed('it is incomplete');
+  return InvalidTicketError.malformed(message.slice(0, 120));
+}
+
+/**
+ * The node id an iroh ticket points at.
+ * @throws InvalidTicketError with a reason a person can act on
+ */
+export function parseIrohTicket(ticket: string): { nodeId: string } {
+  return { nodeId: parseEndpointTicket(ticket).endpointAddr().id().toString() };
+}
+
+function parseEndpointTicket(ticket: string): iroh.EndpointTicket {
+  const trimmed = ticket.trim();
+  if (trimmed.length === 0) throw InvalidTicketError.empty();
+  if (trimmed.length > 4_096) throw InvalidTicketError.malformed('it is far too long');
+  try {
+    return iroh.EndpointTicket.fromString(trimmed);
+  } catch (error) {
+    throw ticketError(error);
+  }
+}
+
+/** A connection with its control stream: hello done, heartbeats running. */
+class IrohPeerConnection implements PeerConnection {
+  readonly closed$: Observable<string>;
+  private readonly closedSubject = new ReplaySubject<string>(1);
+  private readonly subscriptions = new Subscription();
+  private ended = false;
+  private lastHeard = Date.now();
+
+  constructor(
+    private readonly raw: iroh.Connection,
+    private readonly send: iroh.SendStream,
+    readonly remoteNodeId: string,
+    readonly direction: ConnectionDirection,
+    readonly hello: Hello,
+    readonly remoteTicket: string | undefined,
+    private readonly onEnd: (connection: IrohPeerConnection) => void,
+  ) {
+    this.closed$ = this.closedSubject.asObservable();
+  }
+
+  get remoteInstanceId(): string {
+    return this.hello.instance;
+  }
+
+  get remoteName(): string {
+    return this.hello.name;
+  }
+
+  /** Starts reading frames, sending heartbeats and watching for silence. */
+  start(recv: iroh.RecvStream, decoder: FrameDecoder, intervalMs: number, timeoutMs: number): void {
+    this.lastHeard = Date.now();
+    this.subscriptions.add(
+      interval(intervalMs).subscribe(() => {
+        if (Date.now() - this.lastHeard > timeoutMs) {
+          this.end(`The other device stopped answering (nothing heard for ${Math.round(timeoutMs / 1000)} s).`, CLOSE_NORMAL, true);
+          return;
+        }
+        this.write({ type: 'ping' });
+      }),
+    );
+    void this.readLoop(recv, decoder);
+    this.raw.closed().then(
+      (reason) => this.end(closeReasonText(reason), CLOSE_NORMAL, false),
+      (error: unknown) => this.end(irohErrorMessage(error), CLOSE_NORMAL, false),
+    );
+  }
+
+  close(reason: string): void {
+    this.end(reason, CLOSE_NORMAL, true);
+  }
+
+  /** Ends the connection once: stops timers, closes the QUIC connection if asked, tells subscribers. */
+  end(reason: string, code: bigint, closeRaw: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.subscriptions.unsubscribe();
+    if (closeRaw) {
+      try {
+        this.raw.close(code, Array.from(Buffer.from(reason.slice(0, 400), 'utf8')));
+      } catch {
+        // already closed underneath us
+      }
+    }
+    this.onEnd(this);
+    this.closedSubject.next(reason);
+    this.closedSubject.complete();
+  }
+
+  private write(message: ControlMessage): void {
+    this.send.writeAll(Array.from(encodeFrame(message))).catch(() => {
+      // A failed write means the connection is going; closed() reports why.
+    });
+  }
+
+  private async readLoop(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<void> {
+    try {
+      while (!this.ended) {
+        const chunk = await recv.read(4_096);
+        if (chunk.length === 0) {
+          this.end('The other device closed the control stream.', CLOSE_PROTOCOL_ERROR, true);
+          return;
+        }
+        this.lastHeard = Date.now();
+        for (const message of decoder.push(chunk)) parseControlMessage(message);
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        this.end(`Protocol error: ${error.message}.`, CLOSE_PROTOCOL_ERROR, true);
+      }
+      // Otherwise the connection closed; closed() reports why.
+    }
+  }
+}
+
+export class IrohTransport implements Transport {
+  readonly nodeId: string;
+  readonly incoming$: Observable<PeerConnection>;
+  /** Nodes turned away by `acceptNode` or for protocol errors, for logs and counters. */
+  readonly refused$: Observable<{ readonly nodeId: string; readonly reason: string }>;
+  /** True when the configured port was taken and a random one was used. */
+  readonly usedFallbackPort: boolean;
+
+  private readonly incoming = new Subject<PeerConnection>();
+  private readonly refused = new Subject<{ nodeId: string; reason: string }>();
+  private readonly connections = new Set<IrohPeerConnection>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly instance = randomBytes(12).toString('hex');
+  private closing: Promise<void> | null = null;
+  private readonly acceptLoopDone: Promise<void>;
+
+  static async create(options: IrohTransportOptions): Promise<IrohTransport> {
+    if (options.secretKey.length !== 32) throw new VaultPeersError('The device key must be 32 bytes.');
+    const requested = options.bindAddress ?? '0.0.0.0:0';
+    try {
+      return new IrohTransport(await IrohTransport.bind(options, requested), options, false);
+    } catch (error) {
+      const fallback = requested.replace(/:\d+$/, ':0');
+      if (fallback === requested) throw new VaultPeersError(`Could not open the network endpoint: ${irohErrorMessage(error)}`);
+      return new IrohTransport(await IrohTransport.bind(options, fallback), options, true);
+    }
+  }
+
+  private static bind(options: IrohTransportOptions, address: string): Promise<iroh.Endpoint> {
+    const builder = iroh.Endpoint.builder();
+    if ((options.relayMode ?? 'default') === 'default') iroh.presetN0(builder);
+    else iroh.presetMinimal(builder);
+    builder.secretKey(Array.from(options.secretKey));
+    builder.alpns([ALPN_BYTES]);
+    builder.bindAddr(address);
+    return builder.bind();
+  }
+
+  private constructor(
+    private readonly endpoint: iroh.Endpoint,
+    private readonly options: IrohTransportOptions,
+    usedFallbackPort: boolean,
+  ) {
+    this.nodeId = endpoint.id().toString();
+    this.usedFallbackPort = usedFallbackPort;
+    this.incoming$ = this.incoming.asObservable();
+    this.refused$ = this.refused.asObservable();
+    this.acceptLoopDone = this.acceptLoop();
+  }
+
+  /** The sockets the endpoint listens on (`ip:port`). */
+  get boundSockets(): string[] {
+    return this.endpoint.boundSockets();
+  }
+
+  /** Open connections, for leak checks. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Handshakes and dials not yet settled, for leak checks. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  async generateTicket(): Promise<string> {
+    return iroh.EndpointTicket.fromAddr(this.endpoint.addr()).toString();
+  }
+
+  parseTicket(ticket: string): { nodeId: string } {
+    return parseIrohTicket(ticket);
+  }
+
+  connect(ticket: string): Observable<PeerConnection> {
+    return new Observable<PeerConnection>((subscriber) => {
+      let cancelled = false;
+      const attempt = this.track(
+        (async () => {
+          const address = parseEndpointTicket(ticket).endpointAddr();
+          if (this.closing) throw new VaultPeersError('This device is shutting down.');
+          let raw: iroh.Connection;
+          try {
+            raw = await this.endpoint.connect(address, ALPN_BYTES);
+          } catch (error) {
+            const message = irohErrorMessage(error);
+            throw new VaultPeersError(
+              /timed out/i.test(message) ? 'The device did not answer.' : `Could not reach the device: ${message}`,
+            );
+          }
+          if (cancelled || this.closing) {
+            raw.close(CLOSE_NORMAL, Array.from(Buffer.from('dial cancelled')));
+            return;
+          }
+          const connection = await this.establish(raw, 'outgoing');
+          if (cancelled) {
+            connection.close('dial cancelled');
+            return;
+          }
+          subscriber.next(connection);
+          subscriber.complete();
+        })(),
+      );
+      attempt.catch((error: unknown) => {
+        if (!cancelled) subscriber.error(error);
+      });
+      return () => {
+        cancelled = true;
+      };
+    });
+  }
+
+  /** Closes every connection and the endpoint; resolves when nothing is left running. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const connection of [...this.connections]) connection.end(REASON_SHUTTING_DOWN, CLOSE_NORMAL, true);
+      await this.endpoint.close();
+      await this.acceptLoopDone;
+      await Promise.allSettled([...this.pending]);
+      this.incoming.complete();
+      this.refused.complete();
+    })();
+    return this.closing;
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    const untrack = (): void => {
+      this.pending.delete(promise);
+    };
+    promise.then(untrack, untrack);
+    return promise;
+  }
+
+  private async acceptLoop(): Promise<void> {
+    for (;;) {
+      let next: iroh.Incoming | null;
+      try {
+        next = await this.endpoint.acceptNext();
+      } catch {
+        return;
+      }
+      if (!next || this.closing) return;
+      this.track(this.handleIncoming(next)).catch(() => undefined);
+    }
+  }
+
+  private async handleIncoming(incoming: iroh.Incoming): Promise<void> {
+    const raw = await (await incoming.accept()).connect();
+    const nodeId = raw.remoteId().toString();
+    if (this.closing) {
+      raw.close(CLOSE_NORMAL, Array.from(Buffer.from(REASON_SHUTTING_DOWN)));
+      return;
+    }
+    if (this.options.acceptNode && !this.options.acceptNode(nodeId)) {
+      raw.close(CLOSE_REFUSED, Array.from(Buffer.from(REASON_NOT_PAIRED)));
+      this.refused.next({ nodeId, reason: REASON_NOT_PAIRED });
+      return;
+    }
+    try {
+      this.incoming.next(await this.establish(raw, 'incoming'));
+    } catch (error) {
+      this.refused.next({ nodeId, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  /** Opens (or accepts) the control stream, swaps hellos and checks the version. */
+  private async establish(raw: iroh.Connection, direction: ConnectionDirection): Promise<IrohPeerConnection> {
+    const remoteNodeId = raw.remoteId().toString();
+    const version = this.options.protocolVersion ?? PROTOCOL_VERSION;
+    const helloTimeoutMs = this.options.helloTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ProtocolError('the other device did not say hello in time')), helloTimeoutMs);
+    });
+    try {
+      const stream = await Promise.race([direction === 'outgoing' ? raw.openBi() : raw.acceptBi(), timeout]);
+      const ours: Hello = {
+        type: 'hello',
+        version,
+        name: this.options.deviceName().slice(0, 100),
+        instance: this.instance,
+        addresses: this.endpoint.addr().directAddresses().slice(0, 16),
+        relay: this.endpoint.addr().relayUrl(),
+      };
+      await Promise.race([stream.send.writeAll(Array.from(encodeFrame(ours))), timeout]);
+      const decoder = new FrameDecoder();
+      const theirs = await Promise.race([this.readHello(stream.recv, decoder), timeout]);
+      if (theirs.version !== version) {
+        const message = incompatibleVersionMessage(version, theirs.version);
+        raw.close(CLOSE_INCOMPATIBLE, Array.from(Buffer.from(message)));
+        throw new VaultPeersError(message);
+      }
+      const connection = new IrohPeerConnection(
+        raw,
+        stream.send,
+        remoteNodeId,
+        direction,
+        theirs,
+        this.ticketFromHello(remoteNodeId, theirs),
+        (ended) => this.connections.delete(ended),
+      );
+      this.connections.add(connection);
+      connection.start(
+        stream.recv,
+        decoder,
+        this.options.heartbeatIntervalMs ?? 1_000,
+        this.options.heartbeatTimeoutMs ?? 3_000,
+      );
+      return connection;
+    } catch (error) {
+      if (error instanceof ProtocolError) {
+        raw.close(CLOSE_PROTOCOL_ERROR, Array.from(Buffer.from(`Protocol error: ${error.message}.`)));
+        throw new VaultPeersError(`Protocol error: ${error.message}.`);
+      }
+      if (error instanceof VaultPeersError) throw error;
+      // The connection failed underneath; if the peer said why (a version mismatch, a refusal), pass that on.
+      const reason = raw.closeReason();
+      raw.close(CLOSE_NORMAL, []);
+      throw new VaultPeersError(reason ? closeReasonText(reason) : `The connection failed: ${irohErrorMessage(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readHello(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<Hello> {
+    for (;;) {
+      const chunk = await recv.read(4_096);
+      if (chunk.length === 0) throw new ProtocolError('the other device closed the control stream before saying hello');
+      const [first] = decoder.push(chunk);
+      if (first === undefined) continue;
+      const message = parseControlMessage(first);
+      if (message.type !== 'hello') throw new ProtocolError('the other device did not start with a hello');
+      return message;
+    }
+  }
+
+  /** A fresh ticket from the addresses a peer reports, so a stale stored one can be replaced. */
+  private ticketFromHello(nodeId: string, hello: Hello): string | undefined {
+    if (!NODE_ID.test(nodeId) || (hello.addresses.length === 0 && !hello.relay)) return undefined;
+    try {
+      const address = new iroh.EndpointAddr(iroh.EndpointId.fromString(nodeId), hello.relay, [...hello.addresses]);
+      return iroh.EndpointTicket.fromAddr(address).toString();
+    } catch {
+      return undefined;
+    }
+  }
+}
