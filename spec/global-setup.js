@@ -1,0 +1,8 @@
+// The multi-process specs run the bundled headless peer: build it once per test run.
+const { execFileSync } = require('node:child_process');
+const { join } = require('node:path');
+
+module.exports = () => {
+  const root = join(__dirname, '..');
+  execFileSync(process.execPath, [join(root, 'esbuild.config.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+};
