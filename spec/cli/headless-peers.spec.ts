@@ -193,6 +193,21 @@ describe('the vault-peers command with bad input', () => {
     expect(laptop.stateFile()).toBe('[]');
   });
 
+  it('rename and remove work on the state file while no peer is running, by name in any case or id prefix', () => {
+    const laptop = peer('Laptop');
+    const desktop = peer('Desktop');
+    laptop.join(desktop);
+    expect(cli(laptop.dir, ['rename', 'DESKTOP', 'Work desktop']).stdout).toMatch(/^Renamed [0-9a-f]{8} to Work desktop/);
+    const stored = JSON.parse(laptop.stateFile()).peers;
+    expect(stored).toEqual([expect.objectContaining({ name: 'Work desktop' })]);
+    const prefix = (stored[0].nodeId as string).slice(0, 6);
+    expect(cli(laptop.dir, ['remove', prefix]).stdout).toMatch(/^Removed Work desktop/);
+    expect(JSON.parse(laptop.stateFile()).peers).toEqual([]);
+    const again = cli(laptop.dir, ['remove', prefix]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^vault-peers: No paired device matches/);
+  });
+
   it('every command explains itself with --help', () => {
     for (const command of ['invite', 'join', 'list', 'rename', 'remove', 'run']) {
       const result = cli(peer('Help').dir, [command, '--help']);

@@ -180,6 +180,18 @@ describe('PeerManager', () => {
     await manager.destroy();
   });
 
+  it('a finished sync sets lastSyncAt and saves it', async () => {
+    const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
+    const storage = MemoryStorage.with({ peers: [storedPeer('b')] });
+    const syncEngine = new FakeSyncEngine(() => of({ type: 'started' as const }, { type: 'finished' as const }));
+    const manager = await PeerManager.open({ transport, syncEngine, storage });
+    await manager.connectToPeer('b');
+    await manager.destroy();
+    const saved = (storage.document?.peers as { lastSyncAt: string | null }[])[0]?.lastSyncAt;
+    expect(saved).toBe(manager.getPeers()[0]?.lastSyncAt);
+    expect(Date.parse(saved ?? '')).not.toBeNaN();
+  });
+
   it('refuses a dialled connection that answers with another node id', async () => {
     const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }), () => of(new FakeConnection('x', 'outgoing')));
     await manager.connectToPeer('b');
