@@ -86,21 +86,32 @@ describe('headless peers over loopback', () => {
     await statusIs(desktop, laptop, 'connected');
   });
 
-  it('removing a peer closes its connection, and its later dials are refused (REQ-PM-04)', async () => {
+  it('removing a peer closes its connection, tells the other side, and refuses its later dials (REQ-PM-04)', async () => {
     const [laptop, desktop] = pairedTwo();
     await Promise.all([laptop.start(), desktop.start()]);
     await statusIs(laptop, desktop, 'connected');
 
     await laptop.command('remove', 'Desktop');
     expect((await laptop.list()).peers).toEqual([]);
-    const row = await eventually(async () => {
-      const seen = await desktop.statusOf(laptop);
-      return seen?.status !== 'connected' && /not paired/.test(seen?.lastError ?? '') ? seen : undefined;
-    }, 15_000, 'desktop to be refused by laptop');
-    expect(row.status).not.toBe('connected');
-    expect(laptop.output.some((line) => /^refused /.test(line))).toBe(true);
     expect(JSON.parse(laptop.stateFile()).peers).toEqual([]);
+    // The desktop is told, shows why, and does not redial forever.
+    const told = await statusIs(desktop, laptop, 'disconnected');
+    expect(told.lastError).toMatch(/Removed by the other device/);
+    await eventually(async () => desktop.output.some((line) => / removed this device$/.test(line)), 5_000, 'the removal notice');
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    expect((await desktop.statusOf(laptop))?.status).toBe('disconnected');
     expect((await laptop.list()).self.connections).toBe(0);
+
+    // After a restart the desktop dials once more, and is refused before any data is read.
+    await desktop.stop();
+    await desktop.start();
+    const refused = await eventually(async () => {
+      const seen = await desktop.statusOf(laptop);
+      return /not paired/.test(seen?.lastError ?? '') ? seen : undefined;
+    }, 15_000, 'desktop to be refused by laptop');
+    expect(refused.status).toBe('disconnected');
+    expect(laptop.output.some((line) => /^refused /.test(line))).toBe(true);
+    expect((await laptop.list()).peers).toEqual([]);
   });
 
   it("an unknown node's connection is refused and it never appears in the peer list", async () => {

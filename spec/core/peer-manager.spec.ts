@@ -1,5 +1,9 @@
-import { Observable, of } from 'rxjs';
+import { Observable, lastValueFrom, of, tap, throwError } from 'rxjs';
+import { parseInvite, verificationCode } from '../../src/core/invite';
+import { REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/invites';
+import { REASON_REMOVED_BY_PEER } from '../../src/core/ports';
 import {
+  PeerRefusedError,
   InvalidPeerUpdateError,
   InvalidTicketError,
   ManagerDestroyedError,
@@ -10,7 +14,7 @@ import type { PeerState } from '../../src/core/model';
 import { PeerManager, type PeerManagerEvent } from '../../src/core/peer-manager';
 import { REASON_REMOVED } from '../../src/core/peer-link';
 import type { PeerConnection } from '../../src/core/ports';
-import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeTicket } from '../support/fakes';
+import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret, fakeTicket } from '../support/fakes';
 import { LOCAL_ID, storedPeer } from '../support/manager-harness';
 
 const connectsAtOnce = (nodeId: string): Observable<PeerConnection> => of(new FakeConnection(nodeId, 'outgoing'));
@@ -240,41 +244,158 @@ describe('PeerManager', () => {
       await manager.destroy();
     });
 
-    it('a policy may accept an unknown node, which is then stored and connected', async () => {
-      const transport = new FakeTransport(LOCAL_ID);
-      const storage = new MemoryStorage();
+    it("a known peer's incoming connection is accepted (its dial completes only then)", async () => {
+      const { transport } = await open(MemoryStorage.with({ peers: [storedPeer('b', { autoConnect: false })] }));
+      const incoming = new FakeConnection('b', 'incoming');
+      transport.incoming.next(incoming);
+      expect(incoming.accepted).toBe(true);
+    });
+
+    it('a refused stranger is told it was refused on purpose, so it stops redialling', async () => {
+      const { transport } = await open();
+      const stranger = new FakeConnection('x', 'incoming');
+      transport.incoming.next(stranger);
+      expect(stranger.closeKinds).toEqual(['refused']);
+      expect(stranger.accepted).toBe(false);
+    });
+  });
+
+  describe('pairing', () => {
+    async function inviter(storage = new MemoryStorage()) {
+      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
+      let n = 0;
       const manager = await PeerManager.open({
         transport,
         syncEngine: new FakeSyncEngine(),
         storage,
-        unknownPeerPolicy: async (connection) => ({ action: 'accept', name: 'Phone', ticket: fakeTicket(connection.remoteNodeId) }),
+        deviceName: () => 'Laptop',
+        newSecret: () => fakeSecret(`secret${(n += 1)}`),
       });
-      const incoming = new FakeConnection('p', 'incoming');
-      transport.incoming.next(incoming);
-      await manager.connectToPeer('p').catch(() => undefined);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'connected', connection: incoming, peer: { name: 'Phone' } });
+      return { manager, transport, storage };
+    }
+
+    it('an invite names this device and its address, and pairs the device that presents its secret', async () => {
+      const { manager, transport, storage } = await inviter();
+      const invite = manager.createInvite();
+      expect(parseInvite(invite.text)).toMatchObject({ inviterName: 'Laptop', address: { nodeId: LOCAL_ID }, secret: fakeSecret('secret1') });
+      const states: string[] = [];
+      const done = lastValueFrom(invite.state$.pipe(tap((s) => states.push(s.status))));
+      const joining = new FakeConnection('b', 'incoming', { inviteSecret: fakeSecret('secret1'), remoteName: 'Desktop', remoteTicket: 'fake:b' });
+      transport.incoming.next(joining);
+      const final = await done;
+      expect(states).toEqual(['waiting', 'joined']);
+      expect(final).toMatchObject({ status: 'joined', peer: { nodeId: 'b', name: 'Desktop' }, verificationCode: await verificationCode(LOCAL_ID, 'b') });
+      expect(joining.accepted).toBe(true);
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'connected', connection: joining });
+      expect(storage.document?.peers).toEqual([expect.objectContaining({ nodeId: 'b', name: 'Desktop', ticket: 'fake:b' })]);
       await manager.destroy();
-      expect((storage.document?.peers as { nodeId: string }[])[0]?.nodeId).toBe('p');
     });
 
-    it('a policy that throws counts as a refusal and is reported', async () => {
-      const transport = new FakeTransport(LOCAL_ID);
-      const manager = new PeerManager({
-        transport,
-        syncEngine: new FakeSyncEngine(),
-        storage: new MemoryStorage(),
-        unknownPeerPolicy: () => {
-          throw new Error('policy bug');
-        },
-      });
-      const events: PeerManagerEvent[] = [];
-      manager.events$.subscribe((event) => events.push(event));
-      const stranger = new FakeConnection('x', 'incoming');
-      transport.incoming.next(stranger);
-      expect(stranger.closedByUs).toBe(true);
-      expect(events.map((e) => e.type)).toEqual(['problem', 'refused']);
+    it('a wrong or reused secret is refused with the reason, and nothing is stored', async () => {
+      const { manager, transport, storage } = await inviter();
+      manager.createInvite();
+      const forged = new FakeConnection('x', 'incoming', { inviteSecret: fakeSecret('guess') });
+      transport.incoming.next(forged);
+      expect(forged.closeReasons).toEqual([REFUSED_UNKNOWN_INVITE]);
+      expect(forged.closeKinds).toEqual(['refused']);
+      transport.incoming.next(new FakeConnection('b', 'incoming', { inviteSecret: fakeSecret('secret1'), remoteName: 'Desktop' }));
+      const second = new FakeConnection('c', 'incoming', { inviteSecret: fakeSecret('secret1') });
+      transport.incoming.next(second);
+      expect(second.closeReasons).toEqual([REFUSED_USED_INVITE]);
       await manager.destroy();
+      expect((storage.document?.peers as { nodeId: string }[]).map((p) => p.nodeId)).toEqual(['b']);
+    });
+
+    it('joining with an invite dials with its secret, stores the inviter under its name and shows the code', async () => {
+      const { manager: host } = await inviter();
+      const text = host.createInvite().text;
+      await host.destroy();
+      const transport = new FakeTransport('j', (nodeId) => of(new FakeConnection(nodeId, 'outgoing', { remoteName: 'Laptop (host)', remoteTicket: 'fake:m' })));
+      const storage = new MemoryStorage();
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage });
+      const joined = await manager.joinWithInvite(text);
+      expect(transport.presented).toEqual([fakeSecret('secret1')]);
+      expect(joined.peer).toMatchObject({ nodeId: LOCAL_ID, name: 'Laptop (host)', ticket: 'fake:m', autoConnect: true });
+      expect(joined.verificationCode).toBe(await verificationCode('j', LOCAL_ID));
+      expect(manager.getPeerStates()[0]?.status).toBe('connected');
+      await manager.destroy();
+      expect(storage.document?.peers).toEqual([joined.peer]);
+    });
+
+    it('joining with a refused invite stores nothing and passes on the reason', async () => {
+      const { manager: host } = await inviter();
+      const text = host.createInvite().text;
+      await host.destroy();
+      const transport = new FakeTransport('j', () => throwError(() => new PeerRefusedError(REFUSED_USED_INVITE)));
+      const storage = new MemoryStorage();
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage });
+      await expect(manager.joinWithInvite(text)).rejects.toThrow(REFUSED_USED_INVITE);
+      expect(manager.getPeers()).toEqual([]);
+      expect(storage.text).toBeNull();
+      await manager.destroy();
+    });
+
+    it('joining with an expired, damaged or own invite fails before dialling', async () => {
+      const { manager: host } = await inviter();
+      const text = host.createInvite({ ttlMs: -1_000 }).text;
+      const own = host.createInvite().text;
+      const transport = new FakeTransport('j', connectsAtOnce);
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage: new MemoryStorage() });
+      await expect(manager.joinWithInvite(text)).rejects.toMatchObject({ reason: 'expired' });
+      await expect(manager.joinWithInvite(`${text.slice(0, 20)}${text.slice(21)}`)).rejects.toMatchObject({ reason: 'damaged' });
+      await expect(host.joinWithInvite(own)).rejects.toThrow(/own invite/);
+      expect(transport.dialled).toEqual([]);
+      await Promise.all([manager.destroy(), host.destroy()]);
+    });
+
+    it('accepting a request stores the device and dials it', async () => {
+      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
+      const storage = new MemoryStorage();
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, unknownDevicePolicy: 'ask' });
+      transport.incoming.next(new FakeConnection('p', 'incoming', { remoteName: 'Phone', remoteTicket: 'fake:p' }));
+      expect(storage.document).toBeNull();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(storage.document?.pendingRequests).toEqual([expect.objectContaining({ nodeId: 'p', name: 'Phone' })]);
+      await manager.acceptRequest('p');
+      expect(transport.dialled).toEqual(['fake:p']);
+      expect(manager.getPeerStates()[0]?.status).toBe('connected');
+      await manager.destroy();
+      expect(storage.document).toMatchObject({ pendingRequests: [], peers: [expect.objectContaining({ nodeId: 'p' })] });
+    });
+
+    it('pending requests and the block list survive a restart', async () => {
+      const storage = new MemoryStorage();
+      const transport = new FakeTransport(LOCAL_ID);
+      const first = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, unknownDevicePolicy: 'ask' });
+      transport.incoming.next(new FakeConnection('p', 'incoming', { remoteName: 'Phone' }));
+      transport.incoming.next(new FakeConnection('q', 'incoming', { remoteName: 'Tablet' }));
+      await first.blockDevice('q');
+      first.admits('q');
+      await first.destroy();
+      const second = await PeerManager.open({ transport: new FakeTransport(LOCAL_ID), syncEngine: new FakeSyncEngine(), storage });
+      expect(second.getPendingRequests().map((r) => r.name)).toEqual(['Phone']);
+      expect(second.getBlockedDevices()).toEqual([expect.objectContaining({ nodeId: 'q', name: 'Tablet', refusals: 1 })]);
+      await second.destroy();
+    });
+
+    it('removing a connected peer tells it so; a peer told so stops redialling', async () => {
+      const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      await manager.connectToPeer('b');
+      const connection = manager.getPeerStates()[0]?.connection as FakeConnection;
+      await manager.removePeer('b');
+      expect(connection.closeKinds).toEqual(['removed']);
+      await manager.destroy();
+
+      const other = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      await other.manager.connectToPeer('b');
+      const removedUs = other.manager.getPeerStates()[0]?.connection as FakeConnection;
+      removedUs.drop(REASON_REMOVED_BY_PEER);
+      // With random() = 0 a redial would come on the next tick; give it several.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(other.transport.dialled).toEqual(['fake:b']);
+      expect(other.manager.getPeerStates()[0]).toMatchObject({ status: 'disconnected', lastError: REASON_REMOVED_BY_PEER });
+      expect(other.events).toContainEqual({ type: 'removed-by-peer', nodeId: 'b' });
+      await other.manager.destroy();
     });
   });
 

@@ -1,6 +1,9 @@
 import { Observable, ReplaySubject, Subject, defer, merge, take, type Observable as Obs } from 'rxjs';
 import { InvalidTicketError } from '../../src/core/errors';
+import type { PeerAddress } from '../../src/core/invite';
 import type {
+  CloseKind,
+  ConnectOptions,
   ConnectionDirection,
   PeerConnection,
   PeerStorage,
@@ -12,26 +15,39 @@ import type {
 /** A connection whose end the spec controls: `drop()` now, or a marble stream given as `ends$`. */
 export class FakeConnection implements PeerConnection {
   readonly closeReasons: string[] = [];
+  readonly closeKinds: CloseKind[] = [];
+  accepted = false;
   private readonly ended = new ReplaySubject<string>(1);
   readonly closed$: Obs<string>;
 
   constructor(
     readonly remoteNodeId: string,
     readonly direction: ConnectionDirection,
-    options: { remoteInstanceId?: string; ends$?: Obs<string> } = {},
+    options: { remoteInstanceId?: string; ends$?: Obs<string>; remoteName?: string; inviteSecret?: string; remoteTicket?: string } = {},
   ) {
     if (options.remoteInstanceId !== undefined) this.remoteInstanceId = options.remoteInstanceId;
+    if (options.remoteName !== undefined) this.remoteName = options.remoteName;
+    if (options.inviteSecret !== undefined) this.inviteSecret = options.inviteSecret;
+    if (options.remoteTicket !== undefined) this.remoteTicket = options.remoteTicket;
     this.closed$ = (options.ends$ ? merge(this.ended, options.ends$) : this.ended.asObservable()).pipe(take(1));
   }
 
   readonly remoteInstanceId?: string;
+  readonly remoteName?: string;
+  readonly inviteSecret?: string;
+  readonly remoteTicket?: string;
+
+  accept(): void {
+    this.accepted = true;
+  }
 
   get closedByUs(): boolean {
     return this.closeReasons.length > 0;
   }
 
-  close(reason: string): void {
+  close(reason: string, kind: CloseKind = 'normal'): void {
     this.closeReasons.push(reason);
+    this.closeKinds.push(kind);
     this.ended.next(reason);
   }
 
@@ -43,16 +59,29 @@ export class FakeConnection implements PeerConnection {
 
 export const fakeTicket = (nodeId: string): string => `fake:${nodeId}`;
 
+/** A 32-hex secret from a short label, for invites in specs. */
+export const fakeSecret = (label: string): string => Buffer.from(label.padEnd(16, '.').slice(0, 16)).toString('hex');
+
 /** A Transport whose dials are whatever the spec says: cold marbles or hand-made observables. */
 export class FakeTransport implements Transport {
   readonly incoming = new Subject<PeerConnection>();
   readonly incoming$ = this.incoming.asObservable();
   readonly dialled: string[] = [];
+  /** The invite secret each dial presented, in order (undefined for plain dials). */
+  readonly presented: (string | undefined)[] = [];
 
   constructor(
     readonly nodeId: string,
-    public dialer: (nodeId: string, ticket: string) => Observable<PeerConnection> = () => new Observable(),
+    public dialer: (nodeId: string, ticket: string, options: ConnectOptions) => Observable<PeerConnection> = () => new Observable(),
   ) {}
+
+  localAddress(): PeerAddress {
+    return { nodeId: this.nodeId, addresses: ['127.0.0.1:4000'], relay: null };
+  }
+
+  ticketFor(address: PeerAddress): string {
+    return fakeTicket(address.nodeId);
+  }
 
   generateTicket(): Promise<string> {
     return Promise.resolve(fakeTicket(this.nodeId));
@@ -64,10 +93,11 @@ export class FakeTransport implements Transport {
     return { nodeId: match[1] };
   }
 
-  connect(ticket: string): Observable<PeerConnection> {
+  connect(ticket: string, options: ConnectOptions = {}): Observable<PeerConnection> {
     return defer(() => {
       this.dialled.push(ticket);
-      return this.dialer(this.parseTicket(ticket).nodeId, ticket);
+      this.presented.push(options.inviteSecret);
+      return this.dialer(this.parseTicket(ticket).nodeId, ticket, options);
     });
   }
 }

@@ -37,7 +37,7 @@ export class HeadlessPeer {
 
   /** This device's ticket, via `invite` (the port is stored on first use, so it stays valid). */
   ticket(): string {
-    const result = cli(this.dir, ['invite', '--device-name', this.name, '--bind', '127.0.0.1']);
+    const result = cli(this.dir, ['invite', '--ticket', '--device-name', this.name, '--bind', '127.0.0.1']);
     if (result.code !== 0) throw new Error(`invite failed: ${result.stderr}`);
     return /vault-peers join (\S+)/.exec(result.stdout)![1]!;
   }

@@ -1,5 +1,5 @@
 import * as iroh from '@number0/iroh/index.js';
-import { Subscription, firstValueFrom, toArray, take, timeout } from 'rxjs';
+import { Subscription, firstValueFrom, tap, toArray } from 'rxjs';
 import { InvalidTicketError, VaultPeersError } from '../../src/core/errors';
 import type { PeerConnection } from '../../src/core/ports';
 import { ALPN, encodeFrame, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
@@ -31,7 +31,8 @@ afterEach(async () => {
 async function pair(): Promise<{ a: IrohTransport; b: IrohTransport; outgoing: PeerConnection; incoming: PeerConnection }> {
   const a = await transport('Laptop');
   const b = await transport('Desktop');
-  const incoming = next(b.incoming$);
+  // The acceptor's core would accept a known peer; here the spec does.
+  const incoming = next(b.incoming$.pipe(tap((connection) => connection.accept?.())));
   const outgoing = await next(a.connect(await b.generateTicket()));
   return { a, b, outgoing, incoming: await incoming };
 }
@@ -133,13 +134,15 @@ describe('IrohTransport over loopback', () => {
     builder.bindAddr('127.0.0.1:0');
     builder.alpns([Array.from(Buffer.from(ALPN))]);
     const silent = await builder.bind();
+    const held: unknown[] = [];
     try {
       const accepted = (async () => {
         const raw = await (await (await silent.acceptNext())!.accept()).connect();
         const stream = await raw.acceptBi();
+        held.push(stream);
         await stream.recv.read(4_096);
         const hello = { type: 'hello', version: PROTOCOL_VERSION, name: 'Silent', instance: 'x1', addresses: [], relay: null } as const;
-        await stream.send.writeAll(Array.from(encodeFrame(hello)));
+        await stream.send.writeAll(Array.from(Buffer.concat([encodeFrame(hello), encodeFrame({ type: 'welcome' })])));
         return raw;
       })();
       const connection = await next(a.connect(iroh.EndpointTicket.fromAddr(silent.addr()).toString()));
@@ -162,7 +165,8 @@ describe('IrohTransport over loopback', () => {
         const raw = await (await (await hostile.acceptNext())!.accept()).connect();
         const stream = await raw.acceptBi();
         const hello = { type: 'hello', version: PROTOCOL_VERSION, name: 'Hostile', instance: 'h1', addresses: [], relay: null } as const;
-        await stream.send.writeAll(Array.from(encodeFrame(hello)));
+        await stream.send.writeAll(Array.from(Buffer.concat([encodeFrame(hello), encodeFrame({ type: 'welcome' })])));
+        await new Promise((resolve) => setTimeout(resolve, 200));
         const huge = Buffer.alloc(4);
         huge.writeUInt32BE(1_000_000_000, 0);
         await stream.send.writeAll(Array.from(huge));

@@ -9,6 +9,10 @@ import QRCode from 'qrcode';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import type { Peer, PeerState } from '../core/model';
 import type { PeerManager } from '../core/peer-manager';
+import { looksLikeInvite } from '../core/invite';
+import type { OpenInvite } from '../core/invites';
+import { lastValueFrom } from 'rxjs';
+import { updateSettings } from './state';
 import type { RelayModeSetting } from '../transport/iroh-transport';
 import { askRunningPeer, controlPath, serveControl, type ControlRequest } from './control-socket';
 import { openNode, type OpenedNode, type PeerNodeOptions } from './peer-node';
@@ -23,15 +27,25 @@ const COMMON_HELP = `Options for every command:
   -h, --help           this help`;
 
 const COMMANDS: Record<string, { usage: string; summary: string; options?: ParseArgsConfig['options'] }> = {
-  invite: { usage: 'invite', summary: "Print this device's ticket and its QR code, for the other device's `join`." },
+  invite: {
+    usage: 'invite [--expires 10m] [--ticket]',
+    summary: 'Show a one-time invite (text and QR code) and wait until the other device joins with it.',
+    options: { expires: { type: 'string' }, ticket: { type: 'boolean' } },
+  },
   join: {
-    usage: 'join <ticket> [--name NAME]',
-    summary: 'Pair with the device a ticket came from, and connect to it while `run` is up.',
+    usage: 'join <invite|ticket> [--name NAME]',
+    summary: 'Pair with the device an invite (or a plain ticket) came from.',
     options: { name: { type: 'string' } },
   },
   list: { usage: 'list [--json]', summary: 'Show paired devices and their status.', options: { json: { type: 'boolean' } } },
   rename: { usage: 'rename <device> <new name>', summary: 'Rename a paired device (by name, node id or id prefix).' },
-  remove: { usage: 'remove <device>', summary: 'Unpair a device: disconnect it and refuse its connections from now on.' },
+  remove: { usage: 'remove <device>', summary: 'Unpair a device: disconnect it (it is told) and refuse its connections from now on.' },
+  pending: { usage: 'pending [--json]', summary: 'Show devices that asked to pair (policy `ask`) and blocked devices.', options: { json: { type: 'boolean' } } },
+  accept: { usage: 'accept <device>', summary: 'Pair with a device that asked.' },
+  ignore: { usage: 'ignore <device>', summary: 'Drop a request; the device may ask again.' },
+  block: { usage: 'block <device>', summary: 'Refuse a device from now on, silently (a paired one is removed).' },
+  unblock: { usage: 'unblock <device>', summary: 'Stop refusing a blocked device.' },
+  policy: { usage: 'policy <reject|ask>', summary: 'What to do with devices that connect without an invite.' },
   run: { usage: 'run', summary: 'Stay online: connect to paired devices, redial with backoff, print each status change until Ctrl-C.' },
 };
 
@@ -112,6 +126,24 @@ export function findPeer(peers: readonly Peer[], query: string): Peer {
   throw new VaultPeersError(`No paired device matches "${query}". \`vault-peers list\` shows them.`);
 }
 
+/** `90`, `90s`, `10m`: a duration in ms. */
+export function parseDuration(text: string): number {
+  const match = /^(\d{1,6})(s|m)?$/.exec(text.trim());
+  if (!match) throw new UsageError('--expires takes seconds or minutes, like 90s or 10m.');
+  const ms = Number(match[1]) * (match[2] === 'm' ? 60_000 : 1_000);
+  if (ms < 1_000 || ms > 24 * 3_600_000) throw new UsageError('--expires must be between 1 s and 24 h.');
+  return ms;
+}
+
+/** A pending or blocked device by node id, id prefix or name. */
+function findListed<T extends { nodeId: string; name: string }>(items: readonly T[], query: string, what: string): T {
+  const q = query.trim().toLowerCase();
+  const matches = items.filter((i) => i.nodeId === q || (q.length >= 4 && i.nodeId.startsWith(q)) || i.name.toLowerCase() === q);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) throw new VaultPeersError(`"${query}" matches ${matches.length} ${what}; use more of the node id.`);
+  throw new VaultPeersError(`No ${what.replace(/s$/, '')} matches "${query}". \`vault-peers pending\` shows them.`);
+}
+
 interface PeerRow {
   readonly nodeId: string;
   readonly name: string;
@@ -149,12 +181,71 @@ function formatList(list: ListOutput): string {
 }
 
 /** What `join`, `list`, `rename` and `remove` do, against whichever manager owns the state. */
+const openInvites = new Map<string, OpenInvite>();
+
 async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown> {
   const { manager } = node;
+  const arg = request.args[0] ?? '';
   switch (request.command) {
     case 'join': {
-      const peer = await manager.addPeer(request.args[0] ?? '', (request.options.name as string | undefined) ?? '');
+      const name = (request.options.name as string | undefined) ?? '';
+      if (looksLikeInvite(arg)) {
+        if (!node.online) throw new VaultPeersError('Joining with an invite needs the network.');
+        const joined = await manager.joinWithInvite(arg, name);
+        return { nodeId: joined.peer.nodeId, name: joined.peer.name, verificationCode: joined.verificationCode };
+      }
+      const peer = await manager.addPeer(arg, name);
       return { nodeId: peer.nodeId, name: peer.name };
+    }
+    case 'invite': {
+      if (request.options.ticket) return { ticket: await node.transport.generateTicket() };
+      const ttl = typeof request.options.expires === 'string' ? parseDuration(request.options.expires) : undefined;
+      const invite = manager.createInvite(ttl === undefined ? {} : { ttlMs: ttl });
+      const id = invite.text.slice(-12);
+      openInvites.set(id, invite);
+      return { id, text: invite.text, link: invite.link, expiresAt: invite.expiresAt };
+    }
+    case 'invite-wait': {
+      const invite = openInvites.get(arg);
+      if (!invite) throw new VaultPeersError('That invite is not open here.');
+      const state = await lastValueFrom(invite.state$);
+      openInvites.delete(arg);
+      return state.status === 'joined'
+        ? { status: 'joined', nodeId: state.peer.nodeId, name: state.peer.name, verificationCode: state.verificationCode }
+        : { status: state.status };
+    }
+    case 'invite-cancel': {
+      openInvites.get(arg)?.cancel();
+      return { cancelled: true };
+    }
+    case 'pending':
+      return { policy: manager.unknownDevicePolicy, pending: manager.getPendingRequests(), blocked: manager.getBlockedDevices() };
+    case 'accept': {
+      const request = findListed(manager.getPendingRequests(), arg, 'pairing requests');
+      const peer = await manager.acceptRequest(request.nodeId);
+      return { nodeId: peer.nodeId, name: peer.name };
+    }
+    case 'ignore': {
+      const request = findListed(manager.getPendingRequests(), arg, 'pairing requests');
+      await manager.ignoreRequest(request.nodeId);
+      return { nodeId: request.nodeId, name: request.name };
+    }
+    case 'block': {
+      const candidates = [...manager.getPendingRequests(), ...manager.getPeers()];
+      const device = findListed(candidates, arg, 'devices');
+      await manager.blockDevice(device.nodeId);
+      return { nodeId: device.nodeId, name: device.name };
+    }
+    case 'unblock': {
+      const device = findListed(manager.getBlockedDevices(), arg, 'blocked devices');
+      await manager.unblockDevice(device.nodeId);
+      return { nodeId: device.nodeId, name: device.name };
+    }
+    case 'policy': {
+      if (arg !== 'reject' && arg !== 'ask') throw new UsageError('The policy is "reject" or "ask".');
+      await updateSettings(node.state, { unknownDevices: arg });
+      manager.setUnknownDevicePolicy(arg);
+      return { policy: arg };
     }
     case 'rename': {
       const peer = findPeer(manager.getPeers(), request.args[0] ?? '');
@@ -176,8 +267,6 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
         },
         peers: rows(manager.getPeerStates(), node.online !== null),
       } satisfies ListOutput;
-    case 'invite':
-      return { ticket: await node.transport.generateTicket() };
     default:
       throw new VaultPeersError(`Unknown command ${request.command}`);
   }
@@ -187,8 +276,22 @@ function describe(command: string, output: unknown, json: boolean): string {
   if (json) return JSON.stringify(output, null, 2);
   const result = output as { nodeId?: string; name?: string };
   switch (command) {
-    case 'join':
+    case 'join': {
+      const code = (output as { verificationCode?: string }).verificationCode;
+      return `Paired with ${result.name} (${shortId(result.nodeId ?? '')}).${code ? `\nVerification code: ${code} (the other device shows the same)` : ''}`;
+    }
+    case 'accept':
       return `Paired with ${result.name} (${shortId(result.nodeId ?? '')}).`;
+    case 'ignore':
+      return `Ignored the request from ${result.name} (${shortId(result.nodeId ?? '')}).`;
+    case 'block':
+      return `Blocked ${result.name || shortId(result.nodeId ?? '')}.`;
+    case 'unblock':
+      return `Unblocked ${result.name || shortId(result.nodeId ?? '')}.`;
+    case 'policy':
+      return `Devices without an invite are now ${(output as { policy: string }).policy === 'ask' ? 'listed for you to accept (vault-peers pending)' : 'refused'}.`;
+    case 'pending':
+      return formatPending(output as PendingOutput);
     case 'rename':
       return `Renamed ${shortId(result.nodeId ?? '')} to ${result.name}.`;
     case 'remove':
@@ -200,10 +303,82 @@ function describe(command: string, output: unknown, json: boolean): string {
   }
 }
 
-async function printInvite(ticket: string, out: (line: string) => void): Promise<void> {
-  out(await QRCode.toString(ticket, { type: 'terminal', small: true }));
+interface PendingOutput {
+  readonly policy: string;
+  readonly pending: readonly { nodeId: string; name: string; requestedAt: string }[];
+  readonly blocked: readonly { nodeId: string; name: string; refusals: number }[];
+}
+
+function formatPending(list: PendingOutput): string {
+  const lines = [`Devices without an invite are ${list.policy === 'ask' ? 'listed here' : 'refused'} (policy: ${list.policy}).`];
+  lines.push(list.pending.length ? 'Asking to pair:' : 'No device is asking to pair.');
+  for (const r of list.pending) lines.push(`  ${r.name.padEnd(20)} ${shortId(r.nodeId)}  since ${r.requestedAt}`);
+  if (list.blocked.length) lines.push('Blocked:');
+  for (const b of list.blocked) lines.push(`  ${(b.name || '-').padEnd(20)} ${shortId(b.nodeId)}  ${b.refusals} refused`);
+  return lines.join('\n');
+}
+
+async function printInvite(invite: { text: string; link?: string; expiresAt?: number }, out: (line: string) => void): Promise<void> {
+  out(await QRCode.toString(invite.text, { type: 'terminal', small: true }));
   out('On the other device run:');
-  out(`  vault-peers join ${ticket}`);
+  out(`  vault-peers join ${invite.text}`);
+  if (invite.link) out(`or open ${invite.link}`);
+  if (invite.expiresAt) out(`The invite works once, until ${new Date(invite.expiresAt).toISOString().slice(11, 19)} UTC. Waiting... (Ctrl-C cancels)`);
+}
+
+function describeInviteOutcome(state: { status: string; name?: string; nodeId?: string; verificationCode?: string }): string {
+  switch (state.status) {
+    case 'joined':
+      return `Paired with ${state.name} (${shortId(state.nodeId ?? '')}).\nVerification code: ${state.verificationCode} (the other device shows the same)`;
+    case 'expired':
+      return 'The invite expired before any device used it.';
+    default:
+      return 'The invite was cancelled.';
+  }
+}
+
+/** Shows an invite from whichever process is online and waits for its outcome. */
+async function invite(parsed: Parsed, out: (line: string) => void): Promise<void> {
+  const path = controlPath(parsed.node.dir);
+  const request: ControlRequest = { command: 'invite', args: [], options: parsed.options };
+  const remote = await askRunningPeer(path, request);
+  if (remote && !remote.ok) throw new VaultPeersError(remote.error);
+  let node: OpenedNode | null = null;
+  try {
+    let created: { id: string; text: string; link: string; expiresAt: number } | { ticket: string };
+    if (remote?.ok) {
+      created = remote.output as typeof created;
+    } else {
+      node = await openNode(parsed.node, true);
+      created = (await edit(request, node)) as typeof created;
+    }
+    if ('ticket' in created) {
+      await printInvite({ text: created.ticket }, out);
+      return;
+    }
+    await printInvite(created, out);
+    const cancel = (): void => {
+      if (remote?.ok) void askRunningPeer(path, { command: 'invite-cancel', args: [created.id], options: {} });
+      else openInvites.get(created.id)?.cancel();
+    };
+    process.once('SIGINT', cancel);
+    const wait: ControlRequest = { command: 'invite-wait', args: [created.id], options: {} };
+    const outcome = remote?.ok ? await askRunningPeer(path, wait, 25 * 3_600_000) : { ok: true as const, output: await edit(wait, node!) };
+    process.off('SIGINT', cancel);
+    if (!outcome?.ok) throw new VaultPeersError(outcome ? outcome.error : 'The running peer stopped.');
+    const state = outcome.output as { status: string };
+    out(describeInviteOutcome(state));
+    if (state.status !== 'joined') throw new QuietExit(1);
+  } finally {
+    await node?.close();
+  }
+}
+
+/** Ends a command with an exit code after it has printed what it had to say. */
+class QuietExit extends Error {
+  constructor(readonly code: number) {
+    super('');
+  }
 }
 
 /** One-shot commands: ask a running peer if there is one, otherwise open the state offline. */
@@ -211,7 +386,8 @@ async function oneShot(parsed: Parsed, out: (line: string) => void): Promise<voi
   if (parsed.command === 'join') requireArgs(parsed, 1);
   if (parsed.command === 'rename') requireArgs(parsed, 2);
   if (parsed.command === 'remove') requireArgs(parsed, 1);
-  if (parsed.command === 'list' || parsed.command === 'invite') requireArgs(parsed, 0);
+  if (['list', 'pending'].includes(parsed.command)) requireArgs(parsed, 0);
+  if (['accept', 'ignore', 'block', 'unblock', 'policy'].includes(parsed.command)) requireArgs(parsed, 1);
   const request: ControlRequest = { command: parsed.command, args: parsed.args, options: parsed.options };
   const reply = await askRunningPeer(controlPath(parsed.node.dir), request);
   if (reply && !reply.ok) throw new VaultPeersError(reply.error);
@@ -219,18 +395,14 @@ async function oneShot(parsed: Parsed, out: (line: string) => void): Promise<voi
   if (reply?.ok) {
     output = reply.output;
   } else {
-    // `invite` needs the endpoint for its addresses; the others only the state.
-    const node = await openNode(parsed.node, parsed.command === 'invite');
+    // Joining with an invite needs the network; the other edits only the state.
+    const node = await openNode(parsed.node, parsed.command === 'join' && looksLikeInvite(parsed.args[0] ?? ''));
     try {
       for (const warning of node.warnings) process.stderr.write(`warning: ${warning}\n`);
       output = await edit(request, node);
     } finally {
       await node.close();
     }
-  }
-  if (parsed.command === 'invite') {
-    await printInvite((output as { ticket: string }).ticket, out);
-    return;
   }
   out(describe(parsed.command, output, parsed.options.json === true));
 }
@@ -277,6 +449,10 @@ async function run(parsed: Parsed, out: (line: string) => void): Promise<void> {
   const stopWatching = watchStatuses(node.manager, out);
   const events = node.manager.events$.subscribe((event) => {
     if (event.type === 'problem') process.stderr.write(`problem: ${event.message}\n`);
+    if (event.type === 'paired') out(`paired with ${event.name} (${shortId(event.nodeId)})`);
+    if (event.type === 'pairing-requested') out(`${event.name} (${shortId(event.nodeId)}) asks to pair: vault-peers accept ${shortId(event.nodeId)}`);
+    if (event.type === 'removed-by-peer') out(`${shortId(event.nodeId)} removed this device`);
+    if (event.type === 'refused') out(`refused ${shortId(event.nodeId)}: ${event.reason}`);
   });
   const refusals = transport.refused$.subscribe(({ nodeId, reason }) => out(`refused ${shortId(nodeId)}: ${reason}`));
 
@@ -308,9 +484,11 @@ export async function main(argv: string[], out: (line: string) => void = (line) 
       return 0;
     }
     if (parsed.command === 'run') await run(parsed, out);
+    else if (parsed.command === 'invite') await invite(parsed, out);
     else await oneShot(parsed, out);
     return 0;
   } catch (error) {
+    if (error instanceof QuietExit) return error.code;
     const message = error instanceof VaultPeersError ? error.message : `Unexpected error: ${errorMessage(error)}`;
     process.stderr.write(`vault-peers: ${message.split('\n')[0]}\n`);
     return error instanceof UsageError ? 64 : 1;

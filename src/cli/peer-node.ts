@@ -3,7 +3,14 @@ import { networkInterfaces } from 'node:os';
 import { VaultPeersError } from '../core/errors';
 import { PeerManager } from '../core/peer-manager';
 import type { PeerConnection, SyncEngine, Transport } from '../core/ports';
-import { IrohTransport, generateSecretKey, nodeIdOfSecretKey, parseIrohTicket, type RelayModeSetting } from '../transport/iroh-transport';
+import {
+  IrohTransport,
+  generateSecretKey,
+  nodeIdOfSecretKey,
+  parseIrohTicket,
+  ticketForAddress,
+  type RelayModeSetting,
+} from '../transport/iroh-transport';
 import { loadOrCreateKey, readDocument, settingsOf, stateDir, updateSettings, type StateDir } from './state';
 import { hostname } from 'node:os';
 
@@ -45,6 +52,10 @@ function offlineTransport(nodeId: string): Transport {
     incoming$: NEVER,
     generateTicket: () => Promise.reject(new VaultPeersError('Not online.')),
     parseTicket: parseIrohTicket,
+    localAddress: () => {
+      throw new VaultPeersError('Not online.');
+    },
+    ticketFor: ticketForAddress,
     connect: (): Observable<PeerConnection> => throwError(() => new VaultPeersError('Not online.')),
   };
 }
@@ -75,8 +86,8 @@ export async function openNode(options: PeerNodeOptions, online: boolean): Promi
       deviceName: () => deviceName,
       relayMode: options.relay,
       bindAddress: bind,
-      // Only paired devices get past the handshake.
-      acceptNode: (nodeId) => manager?.getPeer(nodeId) !== undefined,
+      // Paired devices, and strangers only while an invite is open or the policy is `ask`.
+      acceptNode: (nodeId) => manager?.admits(nodeId) ?? false,
     });
     transport = irohTransport;
     const port = Number(irohTransport.boundSockets[0]?.split(':').pop());
@@ -90,6 +101,8 @@ export async function openNode(options: PeerNodeOptions, online: boolean): Promi
     syncEngine: noSync,
     storage: state.storage,
     redialTriggers$: online ? networkChanges() : NEVER,
+    deviceName: () => deviceName,
+    unknownDevicePolicy: settings.unknownDevices ?? 'reject',
   });
   manager = opened;
   return {

@@ -45,6 +45,8 @@ export interface HeadlessSettings {
   deviceName?: string;
   /** The port this device listens on, kept so tickets handed out stay valid across restarts. */
   port?: number;
+  /** What to do with devices that connect without an invite. */
+  unknownDevices?: 'reject' | 'ask';
 }
 
 export interface StateDir {
@@ -70,10 +72,11 @@ export async function readDocument(state: StateDir): Promise<{ document: Record<
 export function settingsOf(document: Record<string, unknown>): HeadlessSettings {
   const settings = document.settings;
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) return {};
-  const { deviceName, port } = settings as Record<string, unknown>;
+  const { deviceName, port, unknownDevices } = settings as Record<string, unknown>;
   return {
     ...(typeof deviceName === 'string' && deviceName.trim() ? { deviceName: deviceName.trim().slice(0, 100) } : {}),
     ...(typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65_536 ? { port } : {}),
+    ...(unknownDevices === 'reject' || unknownDevices === 'ask' ? { unknownDevices } : {}),
   };
 }
 

@@ -52,6 +52,13 @@ export class ConnectTimeoutError extends VaultPeersError {
   }
 }
 
+/**
+ * The other device turned this one away on purpose (not paired there, removed,
+ * waiting for approval, a bad invite). Redialling will not help until
+ * something changes on that device, so the redial loop stops.
+ */
+export class PeerRefusedError extends VaultPeersError {}
+
 /** The stored peers document cannot be read or written safely. */
 export class StorageError extends VaultPeersError {}
 

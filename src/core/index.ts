@@ -6,5 +6,14 @@ export * from './backoff';
 export * from './tie-break';
 export * from './persistence';
 export * from './peer-states';
-export { PeerManager, refuseUnknownPeers, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CONCURRENT_DIALS } from './peer-manager';
-export type { PeerManagerOptions, PeerManagerEvent } from './peer-manager';
+export * from './invite';
+export * from './invites';
+export {
+  PeerManager,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_DIALS,
+  REASON_UNKNOWN_DEVICE,
+  REASON_AWAITING_APPROVAL,
+  MAX_PENDING_REQUESTS,
+} from './peer-manager';
+export type { PeerManagerOptions, PeerManagerEvent, Joined } from './peer-manager';

@@ -10,10 +10,10 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { backoffWait, retryWithBackoff, type BackoffConfig } from './backoff';
-import { errorMessage } from './errors';
+import { PeerRefusedError, errorMessage } from './errors';
 import type { PeerStatus } from './model';
 import type { LinkPatch } from './peer-states';
-import type { PeerConnection, SyncEvent } from './ports';
+import { REASON_REMOVED_BY_PEER, type CloseKind, type PeerConnection, type SyncEvent } from './ports';
 import { preferredConnection, winningDirection } from './tie-break';
 
 /** What a link needs from its manager. */
@@ -31,6 +31,8 @@ export interface LinkContext {
   syncEvent(nodeId: string, event: SyncEvent): void;
   /** A connection became this peer's current one. */
   adopted(nodeId: string, connection: PeerConnection): void;
+  /** The peer closed the connection because it removed this device. */
+  removedByPeer(nodeId: string): void;
 }
 
 /**
@@ -83,6 +85,11 @@ export class PeerLink {
     this.startDialing(false);
   }
 
+  /** Keep this peer connected from now on (redial after drops) without dialling now: a connection is on its way. */
+  keep(): void {
+    this.mode = 'maintain';
+  }
+
   /** Close the connection and stop redialling until asked again. */
   disconnect(): void {
     this.mode = 'paused';
@@ -107,7 +114,7 @@ export class PeerLink {
   /** A connection to this peer, dialled by us or by them. */
   offer(connection: PeerConnection): void {
     if (connection.direction === 'incoming' && this.mode === 'paused') {
-      connection.close(REASON_PAUSED);
+      connection.close(REASON_PAUSED, 'refused');
       return;
     }
     const existing = this.current;
@@ -128,11 +135,11 @@ export class PeerLink {
     this.adopt(connection);
   }
 
-  /** Ends everything; the peer is being removed or the manager destroyed. */
-  destroy(reason: string): void {
+  /** Ends everything; the peer is being removed (`kind` tells it so) or the manager destroyed. */
+  destroy(reason: string, kind?: CloseKind): void {
     this.mode = 'paused';
     this.stopDialing();
-    this.closeCurrent(reason);
+    this.closeCurrent(reason, kind);
     this.skipWait$.complete();
   }
 
@@ -151,8 +158,9 @@ export class PeerLink {
           this.lastError = errorMessage(error);
           this.publish();
         },
-        // Connected meanwhile through the peer's own dial: stop here.
-        shouldRetry: () => this.current === null,
+        // Stop when connected meanwhile through the peer's own dial, or when the
+        // peer refused us on purpose: redialling cannot help until it changes its mind.
+        shouldRetry: (error) => this.current === null && !(error instanceof PeerRefusedError),
       }),
     );
     // After a drop the first redial waits one short jittered delay: the peer
@@ -194,6 +202,7 @@ export class PeerLink {
   }
 
   private adopt(connection: PeerConnection): void {
+    if (connection.direction === 'incoming') connection.accept?.();
     this.current = connection;
     this.syncing = false;
     this.lastError = null;
@@ -238,6 +247,13 @@ export class PeerLink {
     this.current = null;
     this.syncing = false;
     this.lastError = reason || REASON_DISCONNECTED;
+    if (reason === REASON_REMOVED_BY_PEER) {
+      // No point redialling a device that unpaired us: it would refuse every dial.
+      this.mode = 'idle';
+      this.publish();
+      this.context.removedByPeer(this.nodeId);
+      return;
+    }
     this.publish();
     if (this.mode === 'maintain' && this.context.autoConnect(this.nodeId)) {
       if (!this.dialSubscription) this.startDialing(true);
@@ -246,7 +262,7 @@ export class PeerLink {
     }
   }
 
-  private closeCurrent(reason: string): void {
+  private closeCurrent(reason: string, kind?: CloseKind): void {
     const connection = this.current;
     if (!connection) return;
     // Forget it before closing, so its closed$ does not look like a drop.
@@ -254,7 +270,7 @@ export class PeerLink {
     this.currentSubscription = null;
     this.current = null;
     this.syncing = false;
-    connection.close(reason);
+    connection.close(reason, kind);
   }
 
   private publish(): void {

@@ -23,6 +23,8 @@ import {
   VaultPeersError,
   errorMessage,
 } from './errors';
+import { InvalidInviteError, checkInviteExpiry, parseInvite, verificationCode } from './invite';
+import { DEFAULT_INVITE_TTL_MS, InviteBook, type OpenInvite } from './invites';
 import { MAX_NAME_LENGTH, type Peer, type PeerState, type PeerUpdate } from './model';
 import { PeerLink, REASON_REMOVED, type LinkContext } from './peer-link';
 import {
@@ -33,16 +35,8 @@ import {
   withPeerRemoved,
   type PeerStates,
 } from './peer-states';
-import { PeerRepository } from './persistence';
-import type {
-  PeerConnection,
-  PeerStorage,
-  SyncEngine,
-  SyncEvent,
-  Transport,
-  UnknownPeerDecision,
-  UnknownPeerPolicy,
-} from './ports';
+import { PeerRepository, type BlockedDevice, type PendingRequest, type StoredState } from './persistence';
+import type { PeerConnection, PeerStorage, SyncEngine, SyncEvent, Transport, UnknownDevicePolicy } from './ports';
 import { Store } from './store';
 
 export interface PeerManagerOptions {
@@ -60,12 +54,31 @@ export interface PeerManagerOptions {
   readonly maxConcurrentDials?: number;
   /** Each emission ends every pending backoff wait (network back, app resumed). */
   readonly redialTriggers$?: Observable<unknown>;
-  /** Decides about connections from nodes we do not know. Default: refuse. */
-  readonly unknownPeerPolicy?: UnknownPeerPolicy;
+  /** What to do with a device that connects without an invite: `reject` (default) or `ask`. */
+  readonly unknownDevicePolicy?: UnknownDevicePolicy;
+  /** This device's name, written into invites. */
+  readonly deviceName?: () => string;
+  /** 16 random bytes as hex, for invite secrets; injected so specs are deterministic. */
+  readonly newSecret?: () => string;
+}
+
+/** The result of joining with an invite. */
+export interface Joined {
+  readonly peer: Peer;
+  /** Both devices show the same code; a person can compare them. */
+  readonly verificationCode: string;
+}
+
+interface PairingLists {
+  readonly pending: readonly PendingRequest[];
+  readonly blocked: readonly BlockedDevice[];
 }
 
 export type PeerManagerEvent =
   | { readonly type: 'refused'; readonly nodeId: string; readonly reason: string }
+  | { readonly type: 'paired'; readonly nodeId: string; readonly name: string }
+  | { readonly type: 'pairing-requested'; readonly nodeId: string; readonly name: string }
+  | { readonly type: 'removed-by-peer'; readonly nodeId: string }
   | { readonly type: 'sync'; readonly nodeId: string; readonly event: SyncEvent }
   /** Something went wrong in the background (a failed save, a throwing callback). */
   | { readonly type: 'problem'; readonly message: string; readonly error?: unknown };
@@ -73,8 +86,22 @@ export type PeerManagerEvent =
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CONCURRENT_DIALS = 4;
 export const REASON_UNKNOWN_DEVICE = 'This device is not paired with the one it tried to reach.';
+/** Sent to peers when this device shuts down (they read it). */
+export const REASON_PEER_SHUTTING_DOWN = 'The other device is shutting down.';
+export const REASON_AWAITING_APPROVAL = 'Waiting for approval on the other device.';
+/** A hostile device could fill the list with made-up ids; past this many, requests are refused. */
+export const MAX_PENDING_REQUESTS = 50;
 
-export const refuseUnknownPeers = (): UnknownPeerDecision => ({ action: 'refuse', reason: REASON_UNKNOWN_DEVICE });
+function randomSecret(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** A name another device announced, made safe to store; empty when unusable. */
+function announcedName(name: string | undefined): string {
+  return (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
+}
 
 function normalizeName(name: string): string {
   const trimmed = name.trim();
@@ -106,6 +133,9 @@ export class PeerManager {
   readonly events$: Observable<PeerManagerEvent>;
   /** What was wrong with the stored peers when they were loaded. */
   readonly loadProblems: readonly string[];
+  /** Devices that asked to pair under the `ask` policy, oldest first. */
+  readonly pendingRequests$: Observable<readonly PendingRequest[]>;
+  readonly blockedDevices$: Observable<readonly BlockedDevice[]>;
 
   private readonly store: Store<PeerStates>;
   private readonly links = new Map<string, PeerLink>();
@@ -116,18 +146,28 @@ export class PeerManager {
   private readonly scheduler: SchedulerLike;
   private readonly transport: Transport;
   private readonly linkContext: LinkContext;
+  private readonly lists: Store<PairingLists>;
+  private readonly invites: InviteBook;
+  private policy: UnknownDevicePolicy;
+  private refusalsUnsaved = false;
   private destroyed = false;
 
   /** Loads the stored peers, then builds the manager. Never throws for a damaged document: see `loadProblems`. */
   static async open(options: PeerManagerOptions): Promise<PeerManager> {
     const repository = new PeerRepository(options.storage);
     const report = await repository.load();
-    return new PeerManager(options, { repository, peers: report.peers, problems: report.problems });
+    return new PeerManager(options, { repository, ...report });
   }
 
   constructor(
     private readonly options: PeerManagerOptions,
-    loaded: { repository?: PeerRepository; peers?: readonly Peer[]; problems?: readonly string[] } = {},
+    loaded: {
+      repository?: PeerRepository;
+      peers?: readonly Peer[];
+      pendingRequests?: readonly PendingRequest[];
+      blockedDevices?: readonly BlockedDevice[];
+      problems?: readonly string[];
+    } = {},
   ) {
     this.transport = options.transport;
     this.scheduler = options.scheduler ?? asyncScheduler;
@@ -136,6 +176,14 @@ export class PeerManager {
     this.limiter = new ConcurrencyLimiter(options.maxConcurrentDials ?? DEFAULT_MAX_CONCURRENT_DIALS);
     this.store = new Store<PeerStates>(EMPTY_PEER_STATES, (error) => this.problem('A state update failed', error));
     this.events$ = this.events.asObservable();
+    this.policy = options.unknownDevicePolicy ?? 'reject';
+    this.invites = new InviteBook(this.scheduler, options.newSecret ?? randomSecret);
+    this.lists = new Store<PairingLists>(
+      { pending: loaded.pendingRequests ?? [], blocked: loaded.blockedDevices ?? [] },
+      (error) => this.problem('A pairing list update failed', error),
+    );
+    this.pendingRequests$ = this.lists.select((lists) => lists.pending);
+    this.blockedDevices$ = this.lists.select((lists) => lists.blocked);
 
     this.peerStates$ = this.store.select((states) => Array.from(states.values()));
     this.peers$ = this.peerStates$.pipe(
@@ -156,6 +204,7 @@ export class PeerManager {
       publish: (nodeId, patch) => this.store.update((states) => withLinkChanged(states, nodeId, patch)),
       syncEvent: (nodeId, event) => this.onSyncEvent(nodeId, event),
       adopted: (nodeId, connection) => this.refreshTicket(nodeId, connection.remoteTicket),
+      removedByPeer: (nodeId) => this.events.next({ type: 'removed-by-peer', nodeId }),
     };
 
     for (const peer of loaded.peers ?? []) this.insert(peer);
@@ -190,14 +239,7 @@ export class PeerManager {
     const known = this.getPeer(nodeId);
     if (known) return known;
 
-    const peer: Peer = Object.freeze({
-      nodeId,
-      name: name.trim() ? normalizeName(name) : defaultName(nodeId),
-      ticket: trimmed,
-      addedAt: this.now(),
-      lastSyncAt: null,
-      autoConnect: true,
-    });
+    const peer = this.newPeer(nodeId, name.trim() ? normalizeName(name) : '', trimmed);
     this.insert(peer);
     try {
       await this.persist();
@@ -213,7 +255,7 @@ export class PeerManager {
   async removePeer(nodeId: string): Promise<void> {
     this.assertAlive();
     if (!this.links.has(nodeId)) return;
-    this.forget(nodeId, REASON_REMOVED);
+    this.forget(nodeId, REASON_REMOVED, 'removed');
     await this.persist();
   }
 
@@ -288,6 +330,135 @@ export class PeerManager {
     return () => subscription.unsubscribe();
   }
 
+  /* ---- pairing ---- */
+
+  /**
+   * Opens a one-time invite. While it waits, the device that presents its
+   * secret is paired without anything more to type here.
+   */
+  createInvite(options: { ttlMs?: number } = {}): OpenInvite {
+    this.assertAlive();
+    const invite = this.invites.create(this.transport.localAddress(), this.options.deviceName?.() ?? '', options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
+    return invite;
+  }
+
+  /**
+   * Pairs with the device an invite came from: dials it presenting the
+   * invite's secret, and stores it once that device accepts.
+   * @throws InvalidInviteError (nothing stored), PeerRefusedError with the inviter's reason (nothing stored)
+   */
+  async joinWithInvite(text: string, name = ''): Promise<Joined> {
+    this.assertAlive();
+    const invite = parseInvite(text);
+    checkInviteExpiry(invite, this.scheduler.now());
+    const nodeId = invite.address.nodeId;
+    if (nodeId === this.transport.nodeId) {
+      throw new InvalidInviteError('not-an-invite', "This is this device's own invite. Use it on the other device.");
+    }
+    const chosenName = name.trim() ? normalizeName(name) : '';
+    const ticket = this.transport.ticketFor(invite.address);
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const connection = await firstValueFrom(
+      this.limiter.run(
+        this.transport.connect(ticket, { inviteSecret: invite.secret }).pipe(take(1), attemptTimeout(connectTimeoutMs, this.scheduler)),
+      ),
+    );
+    if (connection.remoteNodeId !== nodeId || this.destroyed) {
+      connection.close('You are not the device this invite came from.');
+      throw new VaultPeersError('The invite led to a different device than the one that made it. Ask for a new invite.');
+    }
+    const known = this.getPeer(nodeId);
+    const freshTicket = connection.remoteTicket ?? ticket;
+    if (known) {
+      this.store.update((states) => withPeerChanged(states, nodeId, { ticket: freshTicket, ...(chosenName ? { name: chosenName } : {}) }));
+    } else {
+      this.insert(this.newPeer(nodeId, chosenName || announcedName(connection.remoteName) || announcedName(invite.inviterName), freshTicket));
+    }
+    try {
+      await this.persist();
+    } catch (error) {
+      connection.close('The other device could not save the pairing.');
+      if (!known) this.forget(nodeId, REASON_REMOVED);
+      throw error;
+    }
+    const link = this.links.get(nodeId);
+    link?.keep();
+    link?.offer(connection);
+    this.events.next({ type: 'paired', nodeId, name: this.getPeer(nodeId)?.name ?? '' });
+    return { peer: this.requirePeer(nodeId), verificationCode: await verificationCode(this.transport.nodeId, nodeId) };
+  }
+
+  /** `reject` refuses devices without an invite; `ask` lists them in pendingRequests$ for a person to decide. */
+  setUnknownDevicePolicy(policy: UnknownDevicePolicy): void {
+    this.policy = policy;
+  }
+
+  get unknownDevicePolicy(): UnknownDevicePolicy {
+    return this.policy;
+  }
+
+  /**
+   * Whether a transport should let a node get as far as saying hello. Known
+   * peers always; blocked devices never (counted, and refused like any
+   * stranger); others only while an invite is open or the policy is `ask`.
+   */
+  admits(nodeId: string): boolean {
+    if (this.links.has(nodeId)) return true;
+    if (this.lists.snapshot.blocked.some((device) => device.nodeId === nodeId)) {
+      this.countRefusal(nodeId);
+      return false;
+    }
+    return this.invites.expectingDevices || this.policy === 'ask';
+  }
+
+  /** Pairs with a device that asked; it is dialled at once. */
+  async acceptRequest(nodeId: string): Promise<Peer> {
+    this.assertAlive();
+    const request = this.lists.snapshot.pending.find((r) => r.nodeId === nodeId);
+    if (!request) throw new UnknownPeerError(nodeId);
+    this.lists.update((lists) => ({ ...lists, pending: lists.pending.filter((r) => r.nodeId !== nodeId) }));
+    if (!this.links.has(nodeId)) this.insert(this.newPeer(nodeId, request.name, request.ticket));
+    await this.persist();
+    this.links.get(nodeId)?.connect();
+    this.events.next({ type: 'paired', nodeId, name: request.name });
+    return this.requirePeer(nodeId);
+  }
+
+  /** Drops a request; the device may ask again. */
+  async ignoreRequest(nodeId: string): Promise<void> {
+    this.assertAlive();
+    this.lists.update((lists) => ({ ...lists, pending: lists.pending.filter((r) => r.nodeId !== nodeId) }));
+    await this.persist();
+  }
+
+  /** Refuses a device from now on, silently. A paired device is removed first. */
+  async blockDevice(nodeId: string): Promise<void> {
+    this.assertAlive();
+    const name = this.getPeer(nodeId)?.name ?? this.lists.snapshot.pending.find((r) => r.nodeId === nodeId)?.name ?? '';
+    if (this.links.has(nodeId)) this.forget(nodeId, REASON_REMOVED, 'removed');
+    this.lists.update((lists) => ({
+      pending: lists.pending.filter((r) => r.nodeId !== nodeId),
+      blocked: lists.blocked.some((b) => b.nodeId === nodeId)
+        ? lists.blocked
+        : [...lists.blocked, Object.freeze({ nodeId, name, blockedAt: this.now(), refusals: 0 })],
+    }));
+    await this.persist();
+  }
+
+  async unblockDevice(nodeId: string): Promise<void> {
+    this.assertAlive();
+    this.lists.update((lists) => ({ ...lists, blocked: lists.blocked.filter((b) => b.nodeId !== nodeId) }));
+    await this.persist();
+  }
+
+  getPendingRequests(): readonly PendingRequest[] {
+    return this.lists.snapshot.pending;
+  }
+
+  getBlockedDevices(): readonly BlockedDevice[] {
+    return this.lists.snapshot.blocked;
+  }
+
   /* ---- observable surface ---- */
 
   /** One peer's state, emitted only when that peer changes; completes when it is removed. */
@@ -312,9 +483,12 @@ export class PeerManager {
     if (this.destroyed) return;
     this.destroyed = true;
     this.subscriptions.unsubscribe();
-    for (const link of this.links.values()) link.destroy('This device is shutting down.');
+    this.invites.destroy();
+    for (const link of this.links.values()) link.destroy(REASON_PEER_SHUTTING_DOWN);
     this.links.clear();
+    if (this.refusalsUnsaved) this.persist().catch(() => undefined);
     this.store.destroy();
+    this.lists.destroy();
     this.events.complete();
     await this.repository.flush();
   }
@@ -327,8 +501,19 @@ export class PeerManager {
     this.store.update((states) => withPeerAdded(states, peer));
   }
 
-  private forget(nodeId: string, reason: string): void {
-    this.links.get(nodeId)?.destroy(reason);
+  private newPeer(nodeId: string, name: string, ticket: string): Peer {
+    return Object.freeze({
+      nodeId,
+      name: name || defaultName(nodeId),
+      ticket,
+      addedAt: this.now(),
+      lastSyncAt: null,
+      autoConnect: true,
+    });
+  }
+
+  private forget(nodeId: string, reason: string, kind?: 'removed'): void {
+    this.links.get(nodeId)?.destroy(reason, kind);
     this.links.delete(nodeId);
     this.store.update((states) => withPeerRemoved(states, nodeId));
   }
@@ -351,59 +536,104 @@ export class PeerManager {
   }
 
   private handleIncoming(connection: PeerConnection): void {
-    const link = this.links.get(connection.remoteNodeId);
+    const nodeId = connection.remoteNodeId;
+    const link = this.links.get(nodeId);
+    if (connection.inviteSecret !== undefined) {
+      this.acceptInvite(connection);
+      return;
+    }
     if (link) {
       link.offer(connection);
       return;
     }
-    const decision = this.decideAboutStranger(connection);
-    if (decision instanceof Promise) {
-      decision.then(
-        (settled) => this.applyDecision(connection, settled),
-        (error: unknown) => {
-          this.problem('The unknown-device policy failed', error);
-          this.applyDecision(connection, refuseUnknownPeers());
-        },
-      );
+    if (this.lists.snapshot.blocked.some((device) => device.nodeId === nodeId)) {
+      this.countRefusal(nodeId);
+      connection.close(REASON_UNKNOWN_DEVICE, 'refused');
       return;
     }
-    this.applyDecision(connection, decision);
-  }
-
-  private decideAboutStranger(connection: PeerConnection): UnknownPeerDecision | Promise<UnknownPeerDecision> {
-    const policy = this.options.unknownPeerPolicy ?? refuseUnknownPeers;
-    try {
-      return policy(connection);
-    } catch (error) {
-      this.problem('The unknown-device policy failed', error);
-      return { action: 'refuse', reason: REASON_UNKNOWN_DEVICE };
+    if (this.policy === 'ask') {
+      this.recordRequest(connection);
+      return;
     }
+    this.refuse(connection, REASON_UNKNOWN_DEVICE);
   }
 
-  private applyDecision(connection: PeerConnection, decision: UnknownPeerDecision): void {
+  private refuse(connection: PeerConnection, reason: string): void {
+    connection.close(reason, 'refused');
+    this.events.next({ type: 'refused', nodeId: connection.remoteNodeId, reason });
+  }
+
+  /** A device that dialled with an invite: pair if the secret is good, refuse with the reason otherwise. */
+  private acceptInvite(connection: PeerConnection): void {
     const nodeId = connection.remoteNodeId;
-    if (this.destroyed || decision.action === 'refuse') {
-      const reason = decision.action === 'refuse' ? decision.reason : 'This device is shutting down.';
-      connection.close(reason);
-      if (!this.destroyed) this.events.next({ type: 'refused', nodeId, reason });
+    if (this.lists.snapshot.blocked.some((device) => device.nodeId === nodeId)) {
+      this.countRefusal(nodeId);
+      connection.close(REASON_UNKNOWN_DEVICE, 'refused');
       return;
     }
-    if (!this.links.has(nodeId)) {
-      this.insert(
-        Object.freeze({
-          nodeId,
-          name: decision.name.trim() ? decision.name.trim().slice(0, MAX_NAME_LENGTH) : defaultName(nodeId),
-          ticket: decision.ticket,
-          addedAt: this.now(),
-          lastSyncAt: null,
-          autoConnect: true,
-        }),
-      );
-      this.persist().catch((error: unknown) => this.problem('Saving the new device failed', error));
+    const redemption = this.invites.redeem(connection.inviteSecret ?? '');
+    if (!redemption.ok) {
+      this.refuse(connection, redemption.reason);
+      return;
     }
-    const link = this.links.get(nodeId);
-    link?.offer(connection);
-    if (link && this.getPeer(nodeId)?.autoConnect) link.connect();
+    const known = this.getPeer(nodeId);
+    const ticket = connection.remoteTicket ?? known?.ticket ?? this.transport.ticketFor({ nodeId, addresses: [], relay: null });
+    if (known) {
+      this.store.update((states) => withPeerChanged(states, nodeId, { ticket }));
+    } else {
+      this.insert(this.newPeer(nodeId, announcedName(connection.remoteName), ticket));
+    }
+    this.lists.update((lists) => ({ ...lists, pending: lists.pending.filter((r) => r.nodeId !== nodeId) }));
+    this.persist().then(
+      async () => {
+        const link = this.links.get(nodeId);
+        if (!link || this.destroyed) {
+          connection.close(REASON_PEER_SHUTTING_DOWN);
+          redemption.fail();
+          return;
+        }
+        link.keep();
+        link.offer(connection);
+        const peer = this.requirePeer(nodeId);
+        this.events.next({ type: 'paired', nodeId, name: peer.name });
+        redemption.complete(peer, await verificationCode(this.transport.nodeId, nodeId));
+      },
+      (error: unknown) => {
+        this.problem('Saving the new device failed', error);
+        connection.close('The other device could not save the pairing.', 'refused');
+        if (!known) this.forget(nodeId, REASON_REMOVED);
+        redemption.fail();
+      },
+    );
+  }
+
+  /** Under the `ask` policy: remember the request for a person to decide, and tell the device to wait. */
+  private recordRequest(connection: PeerConnection): void {
+    const nodeId = connection.remoteNodeId;
+    const pending = this.lists.snapshot.pending;
+    const existing = pending.find((r) => r.nodeId === nodeId);
+    if (!existing && pending.length >= MAX_PENDING_REQUESTS) {
+      this.refuse(connection, REASON_UNKNOWN_DEVICE);
+      return;
+    }
+    const request: PendingRequest = Object.freeze({
+      nodeId,
+      name: announcedName(connection.remoteName) || defaultName(nodeId),
+      ticket: connection.remoteTicket ?? existing?.ticket ?? this.transport.ticketFor({ nodeId, addresses: [], relay: null }),
+      requestedAt: existing?.requestedAt ?? this.now(),
+    });
+    connection.close(REASON_AWAITING_APPROVAL, 'refused');
+    this.lists.update((lists) => ({ ...lists, pending: [...lists.pending.filter((r) => r.nodeId !== nodeId), request] }));
+    if (!existing) this.events.next({ type: 'pairing-requested', nodeId, name: request.name });
+    this.persist().catch((error: unknown) => this.problem('Saving the pairing request failed', error));
+  }
+
+  private countRefusal(nodeId: string): void {
+    this.lists.update((lists) => ({
+      ...lists,
+      blocked: lists.blocked.map((b) => (b.nodeId === nodeId ? Object.freeze({ ...b, refusals: b.refusals + 1 }) : b)),
+    }));
+    this.refusalsUnsaved = true;
   }
 
   /** Keeps the stored ticket pointing where the peer says it is now. */
@@ -428,7 +658,10 @@ export class PeerManager {
   }
 
   private persist(): Promise<void> {
-    return this.repository.save(this.getPeers());
+    const { pending, blocked } = this.lists.snapshot;
+    const state: StoredState = { peers: this.getPeers(), pendingRequests: pending, blockedDevices: blocked };
+    this.refusalsUnsaved = false;
+    return this.repository.save(state);
   }
 
   private now(): string {

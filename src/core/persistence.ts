@@ -5,8 +5,34 @@ import { StorageError, errorMessage } from './errors';
 /** The spec's data.json: `{ peers: [...], settings: {...} }`, plus any keys others keep there. */
 export type PeersDocument = Record<string, unknown> & { peers?: unknown };
 
+/** A device that asked to pair under the `ask` policy and waits for a person's answer. */
+export interface PendingRequest {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly ticket: string;
+  readonly requestedAt: string;
+}
+
+/** A device whose requests are refused without asking. */
+export interface BlockedDevice {
+  readonly nodeId: string;
+  readonly name: string;
+  readonly blockedAt: string;
+  /** Requests refused since it was blocked. */
+  readonly refusals: number;
+}
+
+/** Everything the manager keeps in the peers document. */
+export interface StoredState {
+  readonly peers: readonly Peer[];
+  readonly pendingRequests: readonly PendingRequest[];
+  readonly blockedDevices: readonly BlockedDevice[];
+}
+
 export interface LoadReport {
   readonly peers: Peer[];
+  readonly pendingRequests: PendingRequest[];
+  readonly blockedDevices: BlockedDevice[];
   /** One line per problem, fit to show a person. */
   readonly problems: string[];
 }
@@ -45,8 +71,55 @@ export function validatePeer(entry: unknown): Peer | string {
   });
 }
 
+function validatePending(entry: unknown): PendingRequest | null {
+  if (!isRecord(entry)) return null;
+  const { nodeId, name, ticket, requestedAt } = entry;
+  if (!isNonEmptyString(nodeId, 256) || !isNonEmptyString(ticket) || typeof name !== 'string' || name.length > MAX_NAME_LENGTH) return null;
+  if (!isIsoDate(requestedAt)) return null;
+  return Object.freeze({ nodeId, name, ticket, requestedAt });
+}
+
+function validateBlocked(entry: unknown): BlockedDevice | null {
+  if (!isRecord(entry)) return null;
+  const { nodeId, name, blockedAt, refusals } = entry;
+  if (!isNonEmptyString(nodeId, 256) || typeof name !== 'string' || name.length > MAX_NAME_LENGTH || !isIsoDate(blockedAt)) return null;
+  const count = typeof refusals === 'number' && Number.isSafeInteger(refusals) && refusals >= 0 ? refusals : 0;
+  return Object.freeze({ nodeId, name, blockedAt, refusals: count });
+}
+
+/** A list stored under `key`, each entry checked; what does not validate is reported and kept verbatim. */
+function parseList<T extends { nodeId: string }>(
+  raw: Record<string, unknown>,
+  key: string,
+  label: string,
+  validate: (entry: unknown) => T | null,
+): { items: T[]; unreadable: unknown[]; problems: string[] } {
+  const value = raw[key];
+  if (value === undefined) return { items: [], unreadable: [], problems: [] };
+  if (!Array.isArray(value)) return { items: [], unreadable: [], problems: [`The stored ${label} list is not a list and was ignored.`] };
+  const items: T[] = [];
+  const unreadable: unknown[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  value.forEach((entry: unknown, index: number) => {
+    const item = validate(entry);
+    if (!item) {
+      unreadable.push(entry);
+      problems.push(`Stored ${label} #${index + 1} was skipped; it is kept in the file unchanged.`);
+    } else if (!seen.has(item.nodeId)) {
+      seen.add(item.nodeId);
+      items.push(item);
+    }
+  });
+  return { items, unreadable, problems };
+}
+
 interface ParsedDocument {
   readonly peers: Peer[];
+  readonly pendingRequests: PendingRequest[];
+  readonly blockedDevices: BlockedDevice[];
+  readonly unreadablePending: unknown[];
+  readonly unreadableBlocked: unknown[];
   /** Entries that did not validate, kept verbatim so a save never drops them. */
   readonly unreadable: unknown[];
   readonly problems: string[];
@@ -54,9 +127,18 @@ interface ParsedDocument {
 
 /** @throws StorageError when the document as a whole is not the expected shape */
 export function parsePeersDocument(raw: unknown): ParsedDocument {
-  if (raw === null || raw === undefined) return { peers: [], unreadable: [], problems: [] };
+  const none = { peers: [], pendingRequests: [], blockedDevices: [], unreadable: [], unreadablePending: [], unreadableBlocked: [], problems: [] };
+  if (raw === null || raw === undefined) return none;
   if (!isRecord(raw)) throw new StorageError('The peers file is damaged: it does not hold an object. Fix or move it away; it was not changed.');
-  if (raw.peers === undefined) return { peers: [], unreadable: [], problems: [] };
+  const pending = parseList(raw, 'pendingRequests', 'pairing request', validatePending);
+  const blocked = parseList(raw, 'blockedDevices', 'blocked device', validateBlocked);
+  const lists = {
+    pendingRequests: pending.items,
+    blockedDevices: blocked.items,
+    unreadablePending: pending.unreadable,
+    unreadableBlocked: blocked.unreadable,
+  };
+  if (raw.peers === undefined) return { ...none, ...lists, problems: [...pending.problems, ...blocked.problems] };
   if (!Array.isArray(raw.peers)) {
     throw new StorageError('The peers file is damaged: "peers" is not a list. Fix or move it away; it was not changed.');
   }
@@ -76,7 +158,7 @@ export function parsePeersDocument(raw: unknown): ParsedDocument {
       peers.push(result);
     }
   });
-  return { peers, unreadable, problems };
+  return { peers, unreadable, problems: [...problems, ...pending.problems, ...blocked.problems], ...lists };
 }
 
 /**
@@ -89,10 +171,12 @@ export function parsePeersDocument(raw: unknown): ParsedDocument {
  * keeping every other key.
  */
 export class PeerRepository {
-  private latest: readonly Peer[] | null = null;
+  private latest: StoredState | null = null;
   private queued: Promise<void> | null = null;
   private tail: Promise<void> = Promise.resolve();
   private unreadable: unknown[] = [];
+  private unreadablePending: unknown[] = [];
+  private unreadableBlocked: unknown[] = [];
   /** Set when the stored document could not be read: saving would destroy it. */
   private blocked: StorageError | null = null;
 
@@ -103,20 +187,30 @@ export class PeerRepository {
     try {
       const parsed = parsePeersDocument(await this.storage.load());
       this.unreadable = parsed.unreadable;
+      this.unreadablePending = parsed.unreadablePending;
+      this.unreadableBlocked = parsed.unreadableBlocked;
       this.blocked = null;
-      return { peers: parsed.peers, problems: parsed.problems };
+      return {
+        peers: parsed.peers,
+        pendingRequests: parsed.pendingRequests,
+        blockedDevices: parsed.blockedDevices,
+        problems: parsed.problems,
+      };
     } catch (error) {
       this.blocked =
         error instanceof StorageError
           ? error
           : new StorageError(`The peers file could not be read (${errorMessage(error)}). Fix or move it away; it was not changed.`);
-      return { peers: [], problems: [this.blocked.message] };
+      return { peers: [], pendingRequests: [], blockedDevices: [], problems: [this.blocked.message] };
     }
   }
 
-  save(peers: readonly Peer[]): Promise<void> {
+  /** Saves the peers (and, when given, the pairing lists), replacing only their keys. */
+  save(state: StoredState | readonly Peer[]): Promise<void> {
     if (this.blocked) return Promise.reject(this.blocked);
-    this.latest = peers;
+    this.latest = Array.isArray(state)
+      ? { peers: state as readonly Peer[], pendingRequests: this.latest?.pendingRequests ?? [], blockedDevices: this.latest?.blockedDevices ?? [] }
+      : (state as StoredState);
     if (!this.queued) {
       const write = this.tail.then(() => {
         this.queued = null;
@@ -134,12 +228,17 @@ export class PeerRepository {
   }
 
   private async write(): Promise<void> {
-    const peers = this.latest ?? [];
+    const state = this.latest ?? { peers: [], pendingRequests: [], blockedDevices: [] };
     const current = await this.storage.load();
     if (current !== null && current !== undefined && !isRecord(current)) {
       throw new StorageError('The peers file was replaced by something that is not an object; it was not overwritten.');
     }
-    const document: Record<string, unknown> = { ...(current ?? {}), peers: [...peers, ...this.unreadable] };
+    const document: Record<string, unknown> = { ...(current ?? {}), peers: [...state.peers, ...this.unreadable] };
+    // The pairing lists are written only once they hold something, so a plain peers file stays plain.
+    const pending = [...state.pendingRequests, ...this.unreadablePending];
+    const blocked = [...state.blockedDevices, ...this.unreadableBlocked];
+    if (pending.length > 0 || document.pendingRequests !== undefined) document.pendingRequests = pending;
+    if (blocked.length > 0 || document.blockedDevices !== undefined) document.blockedDevices = blocked;
     await this.storage.save(document);
   }
 }

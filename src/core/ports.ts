@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { PeerAddress } from './invite';
 
 /**
  * Ports the core depends on. Adapters (iroh, the Obsidian plugin, the headless
@@ -25,10 +26,36 @@ export interface PeerConnection {
    * restarts on another port; this one replaces it.
    */
   readonly remoteTicket?: string;
-  /** Emits once, with a reason, when the connection has ended for any cause. */
+  /** The name the remote device announced for itself, if the transport learned it. */
+  readonly remoteName?: string;
+  /** The invite secret the remote presented when it dialled us to pair. */
+  readonly inviteSecret?: string;
+  /**
+   * For an incoming connection: tells the device that dialled that it was
+   * accepted. Its dial succeeds only then; a close before it is a refusal.
+   */
+  accept?(): void;
+  /**
+   * Emits once, with a reason, when the connection has ended for any cause.
+   * A remote that closed because it removed this device is reported as
+   * REASON_REMOVED_BY_PEER.
+   */
   readonly closed$: Observable<string>;
-  /** Close the connection; the remote sees the reason. Idempotent. */
-  close(reason: string): void;
+  /**
+   * Close the connection; the remote sees the reason. `refused` tells a
+   * dialling device not to redial; `removed` that it was unpaired. Idempotent.
+   */
+  close(reason: string, kind?: CloseKind): void;
+}
+
+export type CloseKind = 'normal' | 'refused' | 'removed';
+
+/** What a connection's closed$ says when the remote device removed this one. */
+export const REASON_REMOVED_BY_PEER = 'Removed by the other device. To sync again, pair with a fresh invite.';
+
+export interface ConnectOptions {
+  /** Pair using an invite: the secret is presented and the dial succeeds only once the inviter accepts. */
+  readonly inviteSecret?: string;
 }
 
 export interface Transport {
@@ -36,6 +63,10 @@ export interface Transport {
   readonly nodeId: string;
   /** The ticket another device needs to reach this one (current addresses). */
   generateTicket(): Promise<string>;
+  /** Where this device can be reached now, for invites. */
+  localAddress(): PeerAddress;
+  /** A ticket for an address read from an invite. */
+  ticketFor(address: PeerAddress): string;
   /**
    * The node id a ticket points at.
    * @throws InvalidTicketError with a message a person can act on
@@ -45,7 +76,7 @@ export interface Transport {
    * A cold observable: subscribing dials, unsubscribing before it emits aborts
    * the dial. Emits the open connection once, or errors.
    */
-  connect(ticket: string): Observable<PeerConnection>;
+  connect(ticket: string, options?: ConnectOptions): Observable<PeerConnection>;
   /** Connections other devices opened to this one, already authenticated. */
   readonly incoming$: Observable<PeerConnection>;
 }
@@ -80,3 +111,6 @@ export type UnknownPeerDecision =
   | { readonly action: 'accept'; readonly name: string; readonly ticket: string };
 
 export type UnknownPeerPolicy = (connection: PeerConnection) => UnknownPeerDecision | Promise<UnknownPeerDecision>;
+
+/** What happens to a connection from an unknown device that brings no invite. */
+export type UnknownDevicePolicy = 'reject' | 'ask';

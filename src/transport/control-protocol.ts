@@ -20,13 +20,20 @@ export interface Hello {
   /** Where the sender can be reached now (ip:port). */
   readonly addresses: readonly string[];
   readonly relay: string | null;
+  /** The invite secret, when the sender dials to pair with an invite. */
+  readonly invite?: string;
 }
 
 export interface Heartbeat {
   readonly type: 'ping';
 }
 
-export type ControlMessage = Hello | Heartbeat;
+/** The acceptor's answer that the dialling device was accepted. */
+export interface Welcome {
+  readonly type: 'welcome';
+}
+
+export type ControlMessage = Hello | Heartbeat | Welcome;
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -83,8 +90,12 @@ export function parseControlMessage(value: unknown): ControlMessage {
   }
   const message = value as Record<string, unknown>;
   if (message.type === 'ping') return { type: 'ping' };
+  if (message.type === 'welcome') return { type: 'welcome' };
   if (message.type !== 'hello') throw new ProtocolError(`the other device sent an unknown control message (${String(message.type).slice(0, 20)})`);
-  const { version, name, instance, addresses, relay } = message;
+  const { version, name, instance, addresses, relay, invite } = message;
+  if (invite !== undefined && (typeof invite !== 'string' || !/^[0-9a-f]{32}$/.test(invite))) {
+    throw new ProtocolError('the other device sent a hello with a malformed invite');
+  }
   if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
     throw new ProtocolError('the other device sent a hello without a protocol version');
   }
@@ -98,7 +109,15 @@ export function parseControlMessage(value: unknown): ControlMessage {
   if (relay !== null && relay !== undefined && (typeof relay !== 'string' || relay.length > 512 || !/^https?:\/\//.test(relay))) {
     throw new ProtocolError('the other device sent a hello with a bad relay address');
   }
-  return { type: 'hello', version, name, instance, addresses: addresses as string[], relay: (relay as string | undefined) ?? null };
+  return {
+    type: 'hello',
+    version,
+    name,
+    instance,
+    addresses: addresses as string[],
+    relay: (relay as string | undefined) ?? null,
+    ...(invite !== undefined ? { invite } : {}),
+  };
 }
 
 export function incompatibleVersionMessage(ours: number, theirs: number): string {

@@ -6,8 +6,16 @@
 import * as iroh from '@number0/iroh/index.js';
 import { Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
 import { randomBytes } from 'node:crypto';
-import { InvalidTicketError, VaultPeersError } from '../core/errors';
-import type { ConnectionDirection, PeerConnection, Transport } from '../core/ports';
+import { InvalidTicketError, PeerRefusedError, VaultPeersError } from '../core/errors';
+import { InvalidInviteError, type PeerAddress } from '../core/invite';
+import {
+  REASON_REMOVED_BY_PEER,
+  type CloseKind,
+  type ConnectOptions,
+  type ConnectionDirection,
+  type PeerConnection,
+  type Transport,
+} from '../core/ports';
 import {
   ALPN,
   FrameDecoder,
@@ -45,6 +53,17 @@ export const CLOSE_NORMAL = 0n;
 export const CLOSE_PROTOCOL_ERROR = 1n;
 export const CLOSE_INCOMPATIBLE = 2n;
 export const CLOSE_REFUSED = 3n;
+export const CLOSE_REMOVED = 4n;
+
+const CLOSE_CODES: Record<CloseKind, bigint> = { normal: CLOSE_NORMAL, refused: CLOSE_REFUSED, removed: CLOSE_REMOVED };
+
+/** This side turned a connection away during the handshake (a protocol error, an incompatible version). */
+export class HandshakeRejected extends PeerRefusedError {}
+
+/** Closes that mean "do not dial again until something changes on that device". */
+function refusalError(text: string, code: bigint | null): VaultPeersError {
+  return code === CLOSE_REFUSED || code === CLOSE_REMOVED || code === CLOSE_INCOMPATIBLE ? new PeerRefusedError(text) : new VaultPeersError(text);
+}
 
 export const REASON_NOT_PAIRED = 'This device is not paired with you.';
 export const REASON_SHUTTING_DOWN = 'The other device is shutting down.';
@@ -61,8 +80,17 @@ export function irohErrorMessage(error: unknown): string {
 
 /** The text a remote close carries, without iroh's "closed by peer: ... (code N)" wrapping. */
 export function closeReasonText(reason: string): string {
-  const match = /^closed by peer: (.*) \(code \d+\)$/s.exec(reason);
-  return (match?.[1] ?? reason).trim() || 'The connection was closed.';
+  return parseClose(reason).text;
+}
+
+/** A remote close as iroh reports it: its text and code (null when not closed by the peer). */
+export function parseClose(reason: string): { text: string; code: bigint | null } {
+  // iroh writes "closed by peer: <reason> (code N)", or just "closed by peer: N" when the reason is empty.
+  const match = /^closed by peer: (?:(.*) \(code (\d+)\)|(\d+))$/s.exec(reason);
+  if (!match) return { text: reason.trim() || 'The connection was closed.', code: null };
+  const code = BigInt(match[2] ?? match[3]!);
+  if (code === CLOSE_REMOVED) return { text: REASON_REMOVED_BY_PEER, code };
+  return { text: match[1]?.trim() || 'The other device closed the connection.', code };
 }
 
 export function generateSecretKey(): Uint8Array {
@@ -88,6 +116,16 @@ export function parseIrohTicket(ticket: string): { nodeId: string } {
   return { nodeId: parseEndpointTicket(ticket).endpointAddr().id().toString() };
 }
 
+/** An iroh ticket for an address read from an invite. */
+export function ticketForAddress(address: PeerAddress): string {
+  try {
+    const id = iroh.EndpointId.fromString(address.nodeId);
+    return iroh.EndpointTicket.fromAddr(new iroh.EndpointAddr(id, address.relay, [...address.addresses])).toString();
+  } catch {
+    throw new InvalidInviteError('damaged', 'This invite is damaged: the device address in it cannot be used. Ask for a new one.');
+  }
+}
+
 function parseEndpointTicket(ticket: string): iroh.EndpointTicket {
   const trimmed = ticket.trim();
   if (trimmed.length === 0) throw InvalidTicketError.empty();
@@ -102,10 +140,14 @@ function parseEndpointTicket(ticket: string): iroh.EndpointTicket {
 /** A connection with its control stream: hello done, heartbeats running. */
 class IrohPeerConnection implements PeerConnection {
   readonly closed$: Observable<string>;
+  /** Settles when the acceptor welcomes us (resolves) or the connection ends first (rejects with the reason). */
+  readonly welcomed: Promise<void>;
   private readonly closedSubject = new ReplaySubject<string>(1);
   private readonly subscriptions = new Subscription();
   private ended = false;
+  private accepted = false;
   private lastHeard = Date.now();
+  private settleWelcome: { resolve: () => void; reject: (error: Error) => void } | null = null;
 
   constructor(
     private readonly raw: iroh.Connection,
@@ -117,6 +159,14 @@ class IrohPeerConnection implements PeerConnection {
     private readonly onEnd: (connection: IrohPeerConnection) => void,
   ) {
     this.closed$ = this.closedSubject.asObservable();
+    this.welcomed = new Promise<void>((resolve, reject) => {
+      this.settleWelcome = { resolve, reject };
+    });
+    this.welcomed.catch(() => undefined);
+  }
+
+  get inviteSecret(): string | undefined {
+    return this.hello.invite;
   }
 
   get remoteInstanceId(): string {
@@ -127,9 +177,15 @@ class IrohPeerConnection implements PeerConnection {
     return this.hello.name;
   }
 
-  /** Starts reading frames, sending heartbeats and watching for silence. */
-  start(recv: iroh.RecvStream, decoder: FrameDecoder, intervalMs: number, timeoutMs: number): void {
+  /** Starts reading frames (after any that came with the hello), sending heartbeats and watching for silence. */
+  start(recv: iroh.RecvStream, decoder: FrameDecoder, alreadyRead: readonly unknown[], intervalMs: number, timeoutMs: number): void {
     this.lastHeard = Date.now();
+    try {
+      alreadyRead.forEach((message) => this.handle(message));
+    } catch (error) {
+      if (error instanceof ProtocolError) this.end(`Protocol error: ${error.message}.`, CLOSE_PROTOCOL_ERROR, true);
+      return;
+    }
     this.subscriptions.add(
       interval(intervalMs).subscribe(() => {
         if (Date.now() - this.lastHeard > timeoutMs) {
@@ -141,19 +197,31 @@ class IrohPeerConnection implements PeerConnection {
     );
     void this.readLoop(recv, decoder);
     this.raw.closed().then(
-      (reason) => this.end(closeReasonText(reason), CLOSE_NORMAL, false),
+      (reason) => {
+        const { text, code } = parseClose(reason);
+        this.end(text, CLOSE_NORMAL, false, code);
+      },
       (error: unknown) => this.end(irohErrorMessage(error), CLOSE_NORMAL, false),
     );
   }
 
-  close(reason: string): void {
-    this.end(reason, CLOSE_NORMAL, true);
+  close(reason: string, kind: CloseKind = 'normal'): void {
+    this.end(reason, CLOSE_CODES[kind], true);
+  }
+
+  accept(): void {
+    if (this.accepted || this.direction !== 'incoming' || this.ended) return;
+    this.accepted = true;
+    this.write({ type: 'welcome' });
   }
 
   /** Ends the connection once: stops timers, closes the QUIC connection if asked, tells subscribers. */
-  end(reason: string, code: bigint, closeRaw: boolean): void {
+  end(reason: string, code: bigint, closeRaw: boolean, remoteCode: bigint | null = null): void {
     if (this.ended) return;
     this.ended = true;
+    // Closed by the acceptor before it welcomed us: a refusal if it said so, otherwise a failed dial.
+    this.settleWelcome?.reject(refusalError(reason, remoteCode));
+    this.settleWelcome = null;
     this.subscriptions.unsubscribe();
     if (closeRaw) {
       try {
@@ -173,6 +241,13 @@ class IrohPeerConnection implements PeerConnection {
     });
   }
 
+  private handle(message: unknown): void {
+    if (parseControlMessage(message).type === 'welcome' && this.direction === 'outgoing') {
+      this.settleWelcome?.resolve();
+      this.settleWelcome = null;
+    }
+  }
+
   private async readLoop(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<void> {
     try {
       while (!this.ended) {
@@ -182,7 +257,7 @@ class IrohPeerConnection implements PeerConnection {
           return;
         }
         this.lastHeard = Date.now();
-        for (const message of decoder.push(chunk)) parseControlMessage(message);
+        for (const message of decoder.push(chunk)) this.handle(message);
       }
     } catch (error) {
       if (error instanceof ProtocolError) {
@@ -266,7 +341,16 @@ export class IrohTransport implements Transport {
     return parseIrohTicket(ticket);
   }
 
-  connect(ticket: string): Observable<PeerConnection> {
+  localAddress(): PeerAddress {
+    const address = this.endpoint.addr();
+    return { nodeId: this.nodeId, addresses: address.directAddresses(), relay: address.relayUrl() };
+  }
+
+  ticketFor(address: PeerAddress): string {
+    return ticketForAddress(address);
+  }
+
+  connect(ticket: string, options: ConnectOptions = {}): Observable<PeerConnection> {
     return new Observable<PeerConnection>((subscriber) => {
       let cancelled = false;
       const attempt = this.track(
@@ -286,7 +370,8 @@ export class IrohTransport implements Transport {
             raw.close(CLOSE_NORMAL, Array.from(Buffer.from('dial cancelled')));
             return;
           }
-          const connection = await this.establish(raw, 'outgoing');
+          const connection = await this.establish(raw, 'outgoing', options.inviteSecret);
+          await this.awaitWelcome(connection);
           if (cancelled) {
             connection.close('dial cancelled');
             return;
@@ -354,12 +439,32 @@ export class IrohTransport implements Transport {
     try {
       this.incoming.next(await this.establish(raw, 'incoming'));
     } catch (error) {
-      this.refused.next({ nodeId, reason: error instanceof Error ? error.message : String(error) });
+      // Only our own decisions are refusals; a dial the other side gave up on is not worth a line.
+      if (error instanceof HandshakeRejected) this.refused.next({ nodeId, reason: error.message });
+    }
+  }
+
+  /** A dial is done only when the acceptor welcomes us; a refusal before that fails it with the reason. */
+  private async awaitWelcome(connection: IrohPeerConnection): Promise<void> {
+    const ms = this.options.helloTimeoutMs ?? 5_000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        connection.welcomed,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new VaultPeersError('The other device did not accept the connection in time.')), ms);
+        }),
+      ]);
+    } catch (error) {
+      connection.close('no welcome');
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   /** Opens (or accepts) the control stream, swaps hellos and checks the version. */
-  private async establish(raw: iroh.Connection, direction: ConnectionDirection): Promise<IrohPeerConnection> {
+  private async establish(raw: iroh.Connection, direction: ConnectionDirection, inviteSecret?: string): Promise<IrohPeerConnection> {
     const remoteNodeId = raw.remoteId().toString();
     const version = this.options.protocolVersion ?? PROTOCOL_VERSION;
     const helloTimeoutMs = this.options.helloTimeoutMs ?? 5_000;
@@ -376,14 +481,15 @@ export class IrohTransport implements Transport {
         instance: this.instance,
         addresses: this.endpoint.addr().directAddresses().slice(0, 16),
         relay: this.endpoint.addr().relayUrl(),
+        ...(inviteSecret ? { invite: inviteSecret } : {}),
       };
       await Promise.race([stream.send.writeAll(Array.from(encodeFrame(ours))), timeout]);
       const decoder = new FrameDecoder();
-      const theirs = await Promise.race([this.readHello(stream.recv, decoder), timeout]);
+      const { hello: theirs, rest } = await Promise.race([this.readHello(stream.recv, decoder), timeout]);
       if (theirs.version !== version) {
         const message = incompatibleVersionMessage(version, theirs.version);
         raw.close(CLOSE_INCOMPATIBLE, Array.from(Buffer.from(message)));
-        throw new VaultPeersError(message);
+        throw new HandshakeRejected(message);
       }
       const connection = new IrohPeerConnection(
         raw,
@@ -398,6 +504,7 @@ export class IrohTransport implements Transport {
       connection.start(
         stream.recv,
         decoder,
+        rest,
         this.options.heartbeatIntervalMs ?? 1_000,
         this.options.heartbeatTimeoutMs ?? 3_000,
       );
@@ -405,27 +512,30 @@ export class IrohTransport implements Transport {
     } catch (error) {
       if (error instanceof ProtocolError) {
         raw.close(CLOSE_PROTOCOL_ERROR, Array.from(Buffer.from(`Protocol error: ${error.message}.`)));
-        throw new VaultPeersError(`Protocol error: ${error.message}.`);
+        throw new HandshakeRejected(`Protocol error: ${error.message}.`);
       }
-      if (error instanceof VaultPeersError) throw error;
+      if (error instanceof VaultPeersError) throw error; // includes PeerRefusedError
       // The connection failed underneath; if the peer said why (a version mismatch, a refusal), pass that on.
       const reason = raw.closeReason();
       raw.close(CLOSE_NORMAL, []);
-      throw new VaultPeersError(reason ? closeReasonText(reason) : `The connection failed: ${irohErrorMessage(error)}`);
+      if (!reason) throw new VaultPeersError(`The connection failed: ${irohErrorMessage(error)}`);
+      const { text, code } = parseClose(reason);
+      throw refusalError(text, code);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async readHello(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<Hello> {
+  /** Reads up to the hello; frames that came in the same chunks after it are returned to be handled next. */
+  private async readHello(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<{ hello: Hello; rest: unknown[] }> {
     for (;;) {
       const chunk = await recv.read(4_096);
       if (chunk.length === 0) throw new ProtocolError('the other device closed the control stream before saying hello');
-      const [first] = decoder.push(chunk);
+      const [first, ...rest] = decoder.push(chunk);
       if (first === undefined) continue;
       const message = parseControlMessage(first);
       if (message.type !== 'hello') throw new ProtocolError('the other device did not start with a hello');
-      return message;
+      return { hello: message, rest };
     }
   }
 
