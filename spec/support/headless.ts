@@ -29,6 +29,7 @@ export function cli(dir: string, args: string[]): { code: number | null; stdout:
 export class HeadlessPeer {
   readonly dir: string;
   private process: ChildProcess | null = null;
+  private readonly helpers: ChildProcess[] = [];
   readonly output: string[] = [];
 
   constructor(readonly name: string) {
@@ -46,6 +47,30 @@ export class HeadlessPeer {
     const ticket = typeof other === 'string' ? other : other.ticket();
     const result = cli(this.dir, ['join', ticket, ...(typeof other === 'string' ? [] : ['--name', other.name])]);
     if (result.code !== 0) throw new Error(`join failed: ${result.stderr}`);
+  }
+
+  /**
+   * Runs `invite` (through the running peer if there is one) and resolves
+   * with the invite text once shown; `outcome` settles when the command ends.
+   */
+  async invite(expires?: string): Promise<{ text: string; outcome: Promise<{ code: number | null; output: string }> }> {
+    const args = [CLI, 'invite', '--dir', this.dir, '--device-name', this.name, '--bind', '127.0.0.1', ...NETWORK];
+    const child = spawn(process.execPath, expires ? [...args, '--expires', expires] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.helpers.push(child);
+    let output = '';
+    const outcome = new Promise<{ code: number | null; output: string }>((resolve) => {
+      child.once('exit', (code) => resolve({ code, output }));
+    });
+    const text = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString('utf8');
+        const match = /vault-peers join (VP1\S+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+      void outcome.then(() => reject(new Error(`invite ended without an invite: ${output}`)));
+    });
+    return { text, outcome };
   }
 
   /** Starts `run`; resolves once it is online. `bind` defaults to loopback on the stored port. */
@@ -100,6 +125,13 @@ export class HeadlessPeer {
     return reply.output;
   }
 
+  /** Like `command`, but resolves with the error text instead of throwing. */
+  async attempt(command: string, ...args: string[]): Promise<{ ok: boolean; text: string }> {
+    const reply = await askRunningPeer(controlPath(this.dir), { command, args, options: {} });
+    if (!reply) throw new Error(`${this.name} is not running`);
+    return reply.ok ? { ok: true, text: JSON.stringify(reply.output) } : { ok: false, text: reply.error };
+  }
+
   async nodeId(): Promise<string> {
     return (await this.list()).self.nodeId;
   }
@@ -115,6 +147,7 @@ export class HeadlessPeer {
   }
 
   async dispose(): Promise<void> {
+    for (const helper of this.helpers) if (helper.exitCode === null) helper.kill('SIGKILL');
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }

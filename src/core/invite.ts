@@ -92,6 +92,8 @@ function base32Decode(text: string): Uint8Array | null {
     }
     buffer &= (1 << bits) - 1;
   }
+  // What is left is padding: fewer than 5 bits, all zero. Anything else means a changed character.
+  if (bits >= 5 || buffer !== 0) return null;
   return Uint8Array.from(out);
 }
 
@@ -165,7 +167,8 @@ export function encodeInvite(payload: InvitePayload): string {
   }
   if (!/^[0-9a-f]{32}$/.test(payload.secret)) throw new RangeError('an invite secret is 16 bytes of hex');
   bytes.push(...hexToBytes(payload.secret));
-  const seconds = Math.ceil(payload.expiresAt / 1000);
+  // Rounded down: a joiner may see it expire up to a second early, never late.
+  const seconds = Math.floor(payload.expiresAt / 1000);
   bytes.push((seconds >>> 24) & 0xff, (seconds >>> 16) & 0xff, (seconds >>> 8) & 0xff, seconds & 0xff);
   const name = utf8Limited(payload.inviterName, MAX_NAME_BYTES);
   bytes.push(name.length, ...name);
