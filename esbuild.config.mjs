@@ -1,12 +1,19 @@
-// Bundles the headless peer (dist/cli) and, later, the plugin. Native and host
-// modules stay external: @number0/iroh ships a .node binary loaded from disk.
+// Builds the headless peer (dist/cli) and the Obsidian plugin (dist/plugin, a
+// folder to copy into <vault>/.obsidian/plugins/vault-peers/). Native and host
+// modules stay external: iroh's .node binary is loaded from disk by path.
 import esbuild from 'esbuild';
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { builtinModules } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const production = process.argv.includes('production');
 const quiet = process.argv.includes('--quiet');
+const only = process.argv.find((arg) => arg === 'cli' || arg === 'plugin');
+const require = createRequire(import.meta.url);
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+const iroh = ['@number0/iroh', '@number0/iroh/*'];
 
 const cli = {
   entryPoints: ['src/cli/main.ts'],
@@ -15,9 +22,48 @@ const cli = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['@number0/iroh', '@number0/iroh/*', ...nodeBuiltins],
+  external: [...iroh, ...nodeBuiltins],
   sourcemap: production ? false : 'inline',
   logLevel: quiet ? 'warning' : 'info',
 };
 
-await esbuild.build(cli);
+/** As in obsidian-sample-plugin: one CommonJS main.js, Obsidian and Electron provided by the app. */
+const plugin = {
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/plugin/main.js',
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'es2022',
+  external: ['obsidian', 'electron', '@codemirror/*', '@lezer/*', ...iroh, ...nodeBuiltins],
+  sourcemap: production ? false : 'inline',
+  minify: production,
+  treeShaking: true,
+  logLevel: quiet ? 'warning' : 'info',
+};
+
+/** The napi-rs binaries of @number0/iroh installed here: { file, path }. */
+export function installedNativeBinaries() {
+  const scope = dirname(dirname(require.resolve('@number0/iroh/package.json')));
+  return readdirSync(scope)
+    .filter((name) => name.startsWith('iroh-'))
+    .flatMap((name) => readdirSync(join(scope, name)).filter((f) => f.endsWith('.node')).map((file) => ({ file, path: join(scope, name, file) })));
+}
+
+function copyPluginFiles() {
+  mkdirSync('dist/plugin', { recursive: true });
+  for (const file of ['manifest.json', 'styles.css']) copyFileSync(file, join('dist/plugin', file));
+  // The binary for the machine that builds, so dist/plugin runs here as it is.
+  const suffix = { 'linux-x64': 'linux-x64-gnu', 'linux-arm64': 'linux-arm64-gnu', 'darwin-arm64': 'darwin-arm64', 'win32-x64': 'win32-x64-msvc' }[
+    `${process.platform}-${process.arch}`
+  ];
+  const native = installedNativeBinaries().find((b) => b.file === `iroh.${suffix}.node`);
+  if (native && existsSync(native.path)) copyFileSync(native.path, join('dist/plugin', native.file));
+  else console.warn(`No iroh binary for ${process.platform}-${process.arch}: dist/plugin will show a notice and stay off here.`);
+}
+
+if (!only || only === 'cli') await esbuild.build(cli);
+if (!only || only === 'plugin') {
+  await esbuild.build(plugin);
+  copyPluginFiles();
+}

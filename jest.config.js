@@ -4,6 +4,9 @@ module.exports = {
   roots: ['<rootDir>/spec'],
   testMatch: ['**/*.spec.ts'],
   globalSetup: '<rootDir>/spec/global-setup.js',
+  setupFiles: ['<rootDir>/spec/support/dom-setup.ts'],
+  // The obsidian package is type definitions only; specs use a small stand-in.
+  moduleNameMapper: { '^obsidian$': '<rootDir>/spec/support/obsidian-mock.ts' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }],
   },

@@ -7,7 +7,7 @@ const { join } = require('node:path');
 const root = join(__dirname, '..');
 const bundle = join(root, 'dist', 'cli', 'vault-peers.js');
 if (!existsSync(bundle)) {
-  execFileSync(process.execPath, [join(root, 'esbuild.config.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'esbuild.config.mjs'), 'cli', '--quiet'], { cwd: root, stdio: 'inherit' });
 }
 require(bundle)
   .main(process.argv.slice(2))

@@ -4,5 +4,5 @@ const { join } = require('node:path');
 
 module.exports = () => {
   const root = join(__dirname, '..');
-  execFileSync(process.execPath, [join(root, 'esbuild.config.mjs'), '--quiet'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(root, 'esbuild.config.mjs'), 'cli', '--quiet'], { cwd: root, stdio: 'inherit' });
 };

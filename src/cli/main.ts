@@ -103,7 +103,7 @@ function parse(argv: string[]): Parsed | { help: string } {
     command,
     args: parsed.positionals,
     options,
-    node: { dir, relay: relay as RelayModeSetting, ...(bind ? { bind } : {}), ...(deviceName ? { deviceName } : {}) },
+    node: { dir, relay, ...(bind ? { bind } : {}), ...(deviceName ? { deviceName } : {}) },
   };
 }
 

@@ -1,8 +1,9 @@
-import { EMPTY, NEVER, distinctUntilChanged, interval, map, skip, throwError, type Observable } from 'rxjs';
+import { NEVER, distinctUntilChanged, interval, map, skip, throwError, type Observable } from 'rxjs';
 import { networkInterfaces } from 'node:os';
 import { VaultPeersError } from '../core/errors';
+import { NO_SYNC } from '../core/no-sync';
 import { PeerManager } from '../core/peer-manager';
-import type { PeerConnection, SyncEngine, Transport } from '../core/ports';
+import type { PeerConnection, Transport } from '../core/ports';
 import {
   IrohTransport,
   generateSecretKey,
@@ -20,9 +21,6 @@ export interface PeerNodeOptions {
   readonly relay: RelayModeSetting;
   readonly bind?: string;
 }
-
-/** No sync engine exists yet (it is another spec): connections carry no sync, and lastSyncAt stays null. */
-export const noSync: SyncEngine = { syncWithPeer: () => EMPTY };
 
 /** Emits when the machine's network interfaces change (a Wi-Fi switch, a cable plugged in). */
 export function networkChanges(everyMs = 5_000): Observable<unknown> {
@@ -98,7 +96,7 @@ export async function openNode(options: PeerNodeOptions, online: boolean): Promi
 
   const opened = await PeerManager.open({
     transport,
-    syncEngine: noSync,
+    syncEngine: NO_SYNC,
     storage: state.storage,
     redialTriggers$: online ? networkChanges() : NEVER,
     deviceName: () => deviceName,

@@ -33,6 +33,7 @@ interface Entry {
   readonly expiry: Subscription;
   readonly expiresAt: number;
   used: boolean;
+  finished: boolean;
 }
 
 /**
@@ -84,6 +85,7 @@ export class InviteBook {
       state,
       expiresAt,
       used: false,
+      finished: false,
       expiry: timer(ttlMs, this.scheduler).subscribe(() => {
         if (!entry.used) this.finish(entry, { status: 'expired' });
       }),
@@ -127,7 +129,8 @@ export class InviteBook {
 
   private finish(entry: Entry, state: InviteState): void {
     entry.expiry.unsubscribe();
-    if (entry.state.isStopped) return;
+    if (entry.finished) return;
+    entry.finished = true;
     entry.state.next(state);
     entry.state.complete();
   }

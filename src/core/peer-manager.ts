@@ -100,7 +100,8 @@ function randomSecret(): string {
 
 /** A name another device announced, made safe to store; empty when unusable. */
 function announcedName(name: string | undefined): string {
-  return (name ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_NAME_LENGTH);
+  const printable = [...(name ?? '')].filter((char) => char >= ' ' && char !== '\u007f').join('');
+  return printable.trim().slice(0, MAX_NAME_LENGTH);
 }
 
 function normalizeName(name: string): string {

@@ -229,16 +229,23 @@ export class PeerRepository {
 
   private async write(): Promise<void> {
     const state = this.latest ?? { peers: [], pendingRequests: [], blockedDevices: [] };
+    const apply = (current: Record<string, unknown>): Record<string, unknown> => {
+      const document: Record<string, unknown> = { ...current, peers: [...state.peers, ...this.unreadable] };
+      // The pairing lists are written only once they hold something, so a plain peers file stays plain.
+      const pending = [...state.pendingRequests, ...this.unreadablePending];
+      const blocked = [...state.blockedDevices, ...this.unreadableBlocked];
+      if (pending.length > 0 || document.pendingRequests !== undefined) document.pendingRequests = pending;
+      if (blocked.length > 0 || document.blockedDevices !== undefined) document.blockedDevices = blocked;
+      return document;
+    };
+    if (this.storage.update) {
+      await this.storage.update(apply);
+      return;
+    }
     const current = await this.storage.load();
     if (current !== null && current !== undefined && !isRecord(current)) {
       throw new StorageError('The peers file was replaced by something that is not an object; it was not overwritten.');
     }
-    const document: Record<string, unknown> = { ...(current ?? {}), peers: [...state.peers, ...this.unreadable] };
-    // The pairing lists are written only once they hold something, so a plain peers file stays plain.
-    const pending = [...state.pendingRequests, ...this.unreadablePending];
-    const blocked = [...state.blockedDevices, ...this.unreadableBlocked];
-    if (pending.length > 0 || document.pendingRequests !== undefined) document.pendingRequests = pending;
-    if (blocked.length > 0 || document.blockedDevices !== undefined) document.blockedDevices = blocked;
-    await this.storage.save(document);
+    await this.storage.save(apply((current as Record<string, unknown> | null) ?? {}));
   }
 }

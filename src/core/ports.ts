@@ -103,6 +103,11 @@ export interface SyncEngine {
 export interface PeerStorage {
   load(): Promise<unknown>;
   save(document: Record<string, unknown>): Promise<void>;
+  /**
+   * Optional: read, change and write in one step that no other writer of the
+   * same document can interleave with (the plugin's settings share data.json).
+   */
+  update?(change: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void>;
 }
 
 /** What to do with a connection from a node we do not know. */

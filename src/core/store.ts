@@ -17,6 +17,7 @@ export class Store<S> {
   private readonly subject: BehaviorSubject<S>;
   private readonly queue: Updater<S>[] = [];
   private draining = false;
+  private stopped = false;
   readonly state$: Observable<S>;
 
   constructor(
@@ -32,11 +33,11 @@ export class Store<S> {
   }
 
   get destroyed(): boolean {
-    return this.subject.isStopped;
+    return this.stopped;
   }
 
   update(updater: Updater<S>): void {
-    if (this.subject.isStopped) return;
+    if (this.stopped) return;
     this.queue.push(updater);
     if (this.draining) return;
     this.draining = true;
@@ -50,7 +51,7 @@ export class Store<S> {
           this.reportError(error);
           continue;
         }
-        if (state !== previous && !this.subject.isStopped) this.subject.next(state);
+        if (state !== previous && !this.stopped) this.subject.next(state);
       }
     } finally {
       this.draining = false;
@@ -68,6 +69,7 @@ export class Store<S> {
 
   /** Completes every subscriber; later updates are ignored. */
   destroy(): void {
+    this.stopped = true;
     this.queue.length = 0;
     this.subject.complete();
   }

@@ -3,7 +3,7 @@
  * @number0/iroh. See DESIGN.md for what was measured about the binding; in
  * particular no Endpoint `watch*` method is called (they abort the process).
  */
-import * as iroh from '@number0/iroh/index.js';
+import type * as Iroh from '@number0/iroh/index.js';
 import { Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { InvalidTicketError, PeerRefusedError, VaultPeersError } from '../core/errors';
@@ -29,6 +29,24 @@ import {
 } from './control-protocol';
 
 export type RelayModeSetting = 'default' | 'disabled';
+
+type IrohModule = typeof Iroh;
+let irohModule: IrohModule | null = null;
+
+/**
+ * Uses an already loaded iroh module. The Obsidian plugin loads the native
+ * binary from its own folder by absolute path (a bare require of the package
+ * fails inside Electron); Node code falls back to the package.
+ */
+export function useIrohModule(module: IrohModule): void {
+  irohModule = module;
+}
+
+function iroh(): IrohModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose: the plugin injects the module it loaded by path, so this never runs there
+  irohModule ??= require('@number0/iroh/index.js') as IrohModule;
+  return irohModule;
+}
 
 export interface IrohTransportOptions {
   /** 32 bytes, created once and kept by the host: the node id follows from it. */
@@ -94,11 +112,11 @@ export function parseClose(reason: string): { text: string; code: bigint | null 
 }
 
 export function generateSecretKey(): Uint8Array {
-  return Uint8Array.from(iroh.SecretKey.generate().toBytes());
+  return Uint8Array.from(iroh().SecretKey.generate().toBytes());
 }
 
 export function nodeIdOfSecretKey(secretKey: Uint8Array): string {
-  return iroh.SecretKey.fromBytes(Array.from(secretKey)).public().toString();
+  return iroh().SecretKey.fromBytes(Array.from(secretKey)).public().toString();
 }
 
 function ticketError(error: unknown): InvalidTicketError {
@@ -119,19 +137,19 @@ export function parseIrohTicket(ticket: string): { nodeId: string } {
 /** An iroh ticket for an address read from an invite. */
 export function ticketForAddress(address: PeerAddress): string {
   try {
-    const id = iroh.EndpointId.fromString(address.nodeId);
-    return iroh.EndpointTicket.fromAddr(new iroh.EndpointAddr(id, address.relay, [...address.addresses])).toString();
+    const id = iroh().EndpointId.fromString(address.nodeId);
+    return iroh().EndpointTicket.fromAddr(new (iroh().EndpointAddr)(id, address.relay, [...address.addresses])).toString();
   } catch {
     throw new InvalidInviteError('damaged', 'This invite is damaged: the device address in it cannot be used. Ask for a new one.');
   }
 }
 
-function parseEndpointTicket(ticket: string): iroh.EndpointTicket {
+function parseEndpointTicket(ticket: string): Iroh.EndpointTicket {
   const trimmed = ticket.trim();
   if (trimmed.length === 0) throw InvalidTicketError.empty();
   if (trimmed.length > 4_096) throw InvalidTicketError.malformed('it is far too long');
   try {
-    return iroh.EndpointTicket.fromString(trimmed);
+    return iroh().EndpointTicket.fromString(trimmed);
   } catch (error) {
     throw ticketError(error);
   }
@@ -150,8 +168,8 @@ class IrohPeerConnection implements PeerConnection {
   private settleWelcome: { resolve: () => void; reject: (error: Error) => void } | null = null;
 
   constructor(
-    private readonly raw: iroh.Connection,
-    private readonly send: iroh.SendStream,
+    private readonly raw: Iroh.Connection,
+    private readonly send: Iroh.SendStream,
     readonly remoteNodeId: string,
     readonly direction: ConnectionDirection,
     readonly hello: Hello,
@@ -178,7 +196,7 @@ class IrohPeerConnection implements PeerConnection {
   }
 
   /** Starts reading frames (after any that came with the hello), sending heartbeats and watching for silence. */
-  start(recv: iroh.RecvStream, decoder: FrameDecoder, alreadyRead: readonly unknown[], intervalMs: number, timeoutMs: number): void {
+  start(recv: Iroh.RecvStream, decoder: FrameDecoder, alreadyRead: readonly unknown[], intervalMs: number, timeoutMs: number): void {
     this.lastHeard = Date.now();
     try {
       alreadyRead.forEach((message) => this.handle(message));
@@ -248,7 +266,7 @@ class IrohPeerConnection implements PeerConnection {
     }
   }
 
-  private async readLoop(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<void> {
+  private async readLoop(recv: Iroh.RecvStream, decoder: FrameDecoder): Promise<void> {
     try {
       while (!this.ended) {
         const chunk = await recv.read(4_096);
@@ -296,10 +314,10 @@ export class IrohTransport implements Transport {
     }
   }
 
-  private static bind(options: IrohTransportOptions, address: string): Promise<iroh.Endpoint> {
-    const builder = iroh.Endpoint.builder();
-    if ((options.relayMode ?? 'default') === 'default') iroh.presetN0(builder);
-    else iroh.presetMinimal(builder);
+  private static bind(options: IrohTransportOptions, address: string): Promise<Iroh.Endpoint> {
+    const builder = iroh().Endpoint.builder();
+    if ((options.relayMode ?? 'default') === 'default') iroh().presetN0(builder);
+    else iroh().presetMinimal(builder);
     builder.secretKey(Array.from(options.secretKey));
     builder.alpns([ALPN_BYTES]);
     builder.bindAddr(address);
@@ -307,7 +325,7 @@ export class IrohTransport implements Transport {
   }
 
   private constructor(
-    private readonly endpoint: iroh.Endpoint,
+    private readonly endpoint: Iroh.Endpoint,
     private readonly options: IrohTransportOptions,
     usedFallbackPort: boolean,
   ) {
@@ -334,7 +352,7 @@ export class IrohTransport implements Transport {
   }
 
   async generateTicket(): Promise<string> {
-    return iroh.EndpointTicket.fromAddr(this.endpoint.addr()).toString();
+    return iroh().EndpointTicket.fromAddr(this.endpoint.addr()).toString();
   }
 
   parseTicket(ticket: string): { nodeId: string } {
@@ -357,7 +375,7 @@ export class IrohTransport implements Transport {
         (async () => {
           const address = parseEndpointTicket(ticket).endpointAddr();
           if (this.closing) throw new VaultPeersError('This device is shutting down.');
-          let raw: iroh.Connection;
+          let raw: Iroh.Connection;
           try {
             raw = await this.endpoint.connect(address, ALPN_BYTES);
           } catch (error) {
@@ -413,7 +431,7 @@ export class IrohTransport implements Transport {
 
   private async acceptLoop(): Promise<void> {
     for (;;) {
-      let next: iroh.Incoming | null;
+      let next: Iroh.Incoming | null;
       try {
         next = await this.endpoint.acceptNext();
       } catch {
@@ -424,7 +442,7 @@ export class IrohTransport implements Transport {
     }
   }
 
-  private async handleIncoming(incoming: iroh.Incoming): Promise<void> {
+  private async handleIncoming(incoming: Iroh.Incoming): Promise<void> {
     const raw = await (await incoming.accept()).connect();
     const nodeId = raw.remoteId().toString();
     if (this.closing) {
@@ -464,7 +482,7 @@ export class IrohTransport implements Transport {
   }
 
   /** Opens (or accepts) the control stream, swaps hellos and checks the version. */
-  private async establish(raw: iroh.Connection, direction: ConnectionDirection, inviteSecret?: string): Promise<IrohPeerConnection> {
+  private async establish(raw: Iroh.Connection, direction: ConnectionDirection, inviteSecret?: string): Promise<IrohPeerConnection> {
     const remoteNodeId = raw.remoteId().toString();
     const version = this.options.protocolVersion ?? PROTOCOL_VERSION;
     const helloTimeoutMs = this.options.helloTimeoutMs ?? 5_000;
@@ -527,7 +545,7 @@ export class IrohTransport implements Transport {
   }
 
   /** Reads up to the hello; frames that came in the same chunks after it are returned to be handled next. */
-  private async readHello(recv: iroh.RecvStream, decoder: FrameDecoder): Promise<{ hello: Hello; rest: unknown[] }> {
+  private async readHello(recv: Iroh.RecvStream, decoder: FrameDecoder): Promise<{ hello: Hello; rest: unknown[] }> {
     for (;;) {
       const chunk = await recv.read(4_096);
       if (chunk.length === 0) throw new ProtocolError('the other device closed the control stream before saying hello');
@@ -543,8 +561,8 @@ export class IrohTransport implements Transport {
   private ticketFromHello(nodeId: string, hello: Hello): string | undefined {
     if (!NODE_ID.test(nodeId) || (hello.addresses.length === 0 && !hello.relay)) return undefined;
     try {
-      const address = new iroh.EndpointAddr(iroh.EndpointId.fromString(nodeId), hello.relay, [...hello.addresses]);
-      return iroh.EndpointTicket.fromAddr(address).toString();
+      const address = new (iroh().EndpointAddr)(iroh().EndpointId.fromString(nodeId), hello.relay, [...hello.addresses]);
+      return iroh().EndpointTicket.fromAddr(address).toString();
     } catch {
       return undefined;
     }

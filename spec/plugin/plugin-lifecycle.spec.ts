@@ -1,0 +1,92 @@
+/**
+ * @jest-environment jsdom
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { firstValueFrom, filter, timeout } from 'rxjs';
+import VaultPeersPlugin from '../../src/main';
+import type { PeerConnection } from '../../src/core/ports';
+import { nativeBinaryName } from '../../src/plugin/native-loader';
+import { STATUS_VIEW_TYPE } from '../../src/plugin/status-view';
+import { App, Notice, Plugin } from '../support/obsidian-mock';
+import { activeTimers, loopbackTransport, next } from '../support/iroh';
+
+jest.setTimeout(30_000);
+
+const root = join(__dirname, '..', '..');
+/** The folder of the installed iroh binary for this machine, as the plugin's folder relative to the "vault". */
+function nativePluginDir(): string {
+  const binary = nativeBinaryName(process.platform, process.arch)!;
+  const pkg = binary.replace(/^iroh\./, '@number0/iroh-').replace(/\.node$/, '');
+  return relative(root, dirname(require.resolve(`${pkg}/package.json`)));
+}
+
+function newPlugin(pluginDir: string, data: unknown): VaultPeersPlugin & Plugin {
+  const app = new App(root);
+  const plugin = new (VaultPeersPlugin as unknown as new (app: App, manifest: object) => VaultPeersPlugin & Plugin)(app, {
+    id: 'vault-peers',
+    dir: pluginDir,
+    version: '0.1.0',
+  });
+  plugin.data = data;
+  return plugin;
+}
+
+describe('the plugin', () => {
+  it('loads iroh from its folder, connects to a paired device, and unloading leaves nothing running', async () => {
+    const timersBefore = activeTimers();
+    // A paired device on loopback that accepts the plugin.
+    const desktop = await loopbackTransport('Desktop');
+    const accepted: PeerConnection[] = [];
+    desktop.incoming$.subscribe((connection) => {
+      connection.accept?.();
+      accepted.push(connection);
+    });
+    const data = {
+      settings: { relayMode: 'disabled', bindPort: 0, deviceName: 'Laptop' },
+      peers: [{ nodeId: desktop.nodeId, name: 'Desktop', ticket: await desktop.generateTicket(), addedAt: '2026-11-25T10:00:00Z', lastSyncAt: null, autoConnect: true }],
+    };
+    const plugin = newPlugin(nativePluginDir(), data);
+    await plugin.onload();
+
+    expect(plugin.api).not.toBeNull();
+    const connected = await firstValueFrom(plugin.api!.peerStates$.pipe(filter((s) => s[0]?.status === 'connected'), timeout(10_000)));
+    expect(connected[0]?.peer.name).toBe('Desktop');
+    expect(plugin.statusBarItems[0]?.textContent).toBe('Peers: 1/1');
+    expect(plugin.commands.map((c) => c.id)).toEqual(['add-device', 'join-device', 'open-peer-status', 'connect-all', 'disconnect-all']);
+    expect(plugin.app.views.has(STATUS_VIEW_TYPE)).toBe(true);
+    // The device key lives in device-local storage, never in data.json.
+    expect(plugin.app.loadLocalStorage('vault-peers-device-key')).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(plugin.data)).not.toContain(String(plugin.app.loadLocalStorage('vault-peers-device-key')));
+
+    const heard = next(accepted[0]!.closed$);
+    plugin.unloadComponent();
+    await plugin.stop();
+    await expect(heard).resolves.toBe('The other device is shutting down.');
+    expect(plugin.api).toBeNull();
+    expect(plugin.registeredCount).toBe(0);
+    expect(plugin.app.views.has(STATUS_VIEW_TYPE)).toBe(false);
+    expect(document.querySelectorAll('.status-bar-item')).toHaveLength(0);
+    await desktop.close();
+    expect(activeTimers()).toBeLessThanOrEqual(timersBefore);
+    expect(plugin.data).toMatchObject({ settings: { relayMode: 'disabled' }, peers: [expect.objectContaining({ name: 'Desktop' })] });
+  });
+
+  it('on a computer with no network module it says so and stays off, without throwing', async () => {
+    Notice.shown.length = 0;
+    const empty = relative(root, mkdtempSync(join(tmpdir(), 'vault-peers-no-binary-')));
+    const plugin = newPlugin(empty, null);
+    await expect(plugin.onload()).resolves.toBeUndefined();
+    expect(Notice.shown).toEqual([expect.stringMatching(/missing its network module \(iroh\..*\.node\)\. Install the release zip/)]);
+    expect(plugin.api).toBeNull();
+    expect(plugin.commands).toEqual([]);
+    expect(plugin.app.views.size).toBe(0);
+    // The settings tab still opens and shows why.
+    const tab = plugin.settingTabs[0]!;
+    tab.display();
+    expect(tab.containerEl.querySelector('.vault-peers-error')?.textContent).toMatch(/missing its network module/);
+    plugin.unloadComponent();
+    await plugin.stop();
+  });
+});

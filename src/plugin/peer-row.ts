@@ -1,0 +1,103 @@
+import type { PeerState } from '../core/model';
+import { STATUS_LABEL, relativeTime, shortId } from './format';
+
+/** What a person can do with a paired device, from the view or the settings tab. */
+export interface PeerActions {
+  connect(nodeId: string): void;
+  disconnect(nodeId: string): void;
+  rename(nodeId: string): void;
+  setAutoConnect(nodeId: string, on: boolean): void;
+  remove(nodeId: string): void;
+}
+
+/** Fills `row` with one peer: name, short id, status badge, last sync, last error and actions. */
+export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerActions, now: number): void {
+  const { peer, status, lastError } = state;
+  row.empty();
+  row.dataset.nodeId = peer.nodeId;
+  row.dataset.status = status;
+
+  const info = row.createDiv({ cls: 'vault-peers-row-info' });
+  const title = info.createDiv({ cls: 'vault-peers-row-title' });
+  title.createSpan({ cls: 'vault-peers-name', text: peer.name });
+  title.createSpan({ cls: 'vault-peers-id', text: shortId(peer.nodeId), attr: { title: peer.nodeId } });
+  title.createSpan({ cls: `vault-peers-badge vault-peers-badge-${status}`, text: STATUS_LABEL[status] });
+
+  const detail = info.createDiv({ cls: 'vault-peers-row-detail' });
+  detail.createSpan({ cls: 'vault-peers-synced', text: `Last synced ${relativeTime(peer.lastSyncAt, now)}` });
+  if (!peer.autoConnect) detail.createSpan({ cls: 'vault-peers-manual', text: ' · connects only when asked' });
+  if (lastError && status !== 'connected' && status !== 'syncing') {
+    info.createDiv({ cls: 'vault-peers-error', text: lastError });
+  }
+
+  const buttons = row.createDiv({ cls: 'vault-peers-row-actions' });
+  const button = (text: string, onClick: () => void, cls = ''): HTMLButtonElement => {
+    const el = buttons.createEl('button', { text, cls });
+    el.addEventListener('click', onClick);
+    return el;
+  };
+  if (status === 'disconnected') button('Connect', () => actions.connect(peer.nodeId), 'mod-cta');
+  else button('Disconnect', () => actions.disconnect(peer.nodeId));
+  button('Rename', () => actions.rename(peer.nodeId));
+  const toggle = buttons.createEl('label', { cls: 'vault-peers-auto' });
+  const checkbox = toggle.createEl('input', { attr: { type: 'checkbox' } });
+  checkbox.checked = peer.autoConnect;
+  checkbox.addEventListener('change', () => actions.setAutoConnect(peer.nodeId, checkbox.checked));
+  toggle.appendText(' Auto-connect');
+  button('Remove', () => actions.remove(peer.nodeId), 'mod-warning');
+}
+
+/** Keeps a list element in step with peer states, touching only rows whose state changed. */
+export class PeerRows {
+  private readonly rows = new Map<string, { el: HTMLElement; state: PeerState }>();
+  /** How many rows were (re)drawn by the last update, for specs. */
+  redrawn = 0;
+
+  constructor(
+    private readonly list: HTMLElement,
+    private readonly actions: PeerActions,
+    private readonly now: () => number,
+  ) {}
+
+  update(states: readonly PeerState[]): void {
+    this.redrawn = 0;
+    const seen = new Set<string>();
+    let previous: HTMLElement | null = null;
+    for (const state of states) {
+      const nodeId = state.peer.nodeId;
+      seen.add(nodeId);
+      let entry = this.rows.get(nodeId);
+      if (!entry) {
+        entry = { el: createDiv({ cls: 'vault-peers-row' }), state };
+        this.rows.set(nodeId, entry);
+        renderPeerRow(entry.el, state, this.actions, this.now());
+        this.redrawn += 1;
+      } else if (entry.state !== state) {
+        entry.state = state;
+        renderPeerRow(entry.el, state, this.actions, this.now());
+        this.redrawn += 1;
+      }
+      const expectedAfter: ChildNode | null = previous ? previous.nextSibling : this.list.firstChild;
+      if (expectedAfter !== entry.el) this.list.insertBefore(entry.el, expectedAfter);
+      previous = entry.el;
+    }
+    for (const [nodeId, entry] of this.rows) {
+      if (!seen.has(nodeId)) {
+        entry.el.remove();
+        this.rows.delete(nodeId);
+      }
+    }
+  }
+
+  /** Re-renders the "last synced" times, which change with the clock alone. */
+  refreshTimes(): void {
+    for (const { el, state } of this.rows.values()) {
+      const synced = el.querySelector('.vault-peers-synced');
+      if (synced) synced.textContent = `Last synced ${relativeTime(state.peer.lastSyncAt, this.now())}`;
+    }
+  }
+
+  get size(): number {
+    return this.rows.size;
+  }
+}

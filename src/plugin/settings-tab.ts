@@ -1,0 +1,119 @@
+import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
+import type { Subscription } from 'rxjs';
+import { combineLatest } from 'rxjs';
+import type { PeerManager } from '../core/peer-manager';
+import { shortId } from './format';
+import { PeerRows, type PeerActions } from './peer-row';
+import type { VaultPeersSettings } from './settings';
+
+export interface SettingsTabServices {
+  readonly manager: () => PeerManager | null;
+  readonly actions: PeerActions;
+  settings(): VaultPeersSettings;
+  saveSettings(change: Partial<VaultPeersSettings>): Promise<void>;
+  /** Why the plugin is not running, if it is not. */
+  disabledReason(): string | null;
+}
+
+export class VaultPeersSettingTab extends PluginSettingTab {
+  private subscription: Subscription | null = null;
+
+  constructor(
+    app: App,
+    plugin: Plugin,
+    private readonly services: SettingsTabServices,
+  ) {
+    super(app, plugin);
+  }
+
+  override display(): void {
+    const { containerEl } = this;
+    this.subscription?.unsubscribe();
+    containerEl.empty();
+    const settings = this.services.settings();
+    const reason = this.services.disabledReason();
+    if (reason) containerEl.createEl('p', { cls: 'vault-peers-error', text: reason });
+
+    new Setting(containerEl).setName('This device').setHeading();
+    new Setting(containerEl)
+      .setName('Device name')
+      .setDesc('Shown on the devices you pair with. Empty uses the vault name.')
+      .addText((text) =>
+        text.setValue(settings.deviceName).onChange((value) => {
+          void this.services.saveSettings({ deviceName: value.trim().slice(0, 100) });
+        }),
+      );
+
+    new Setting(containerEl).setName('Network').setHeading();
+    new Setting(containerEl)
+      .setName('Relays')
+      .setDesc("Default uses n0's relays to reach your devices across networks. Disabled uses direct addresses only (same network). Applies after restarting Obsidian.")
+      .addDropdown((dropdown) =>
+        dropdown
+          .addOptions({ default: 'Default', disabled: 'Disabled' })
+          .setValue(settings.relayMode)
+          .onChange((value) => void this.services.saveSettings({ relayMode: value === 'disabled' ? 'disabled' : 'default' })),
+      );
+    const port = new Setting(containerEl)
+      .setName('Port')
+      .setDesc('0 picks a free port at each start. A fixed port helps firewalls; if it is taken another one is used. Applies after restarting Obsidian.');
+    port.addText((text) =>
+      text.setValue(String(settings.bindPort)).onChange((value) => {
+        const number = Number(value.trim());
+        const valid = Number.isInteger(number) && number >= 0 && number < 65_536;
+        port.setDesc(valid ? '0 picks a free port at each start. Applies after restarting Obsidian.' : 'Enter a number from 0 to 65535.');
+        if (valid) void this.services.saveSettings({ bindPort: number });
+      }),
+    );
+
+    new Setting(containerEl).setName('Unknown devices').setHeading();
+    const manager = this.services.manager();
+    new Setting(containerEl)
+      .setName('Devices without an invite')
+      .setDesc('Refuse them, or list them here for you to accept, ignore or block.')
+      .addDropdown((dropdown) =>
+        dropdown
+          .addOptions({ reject: 'Refuse', ask: 'Ask me' })
+          .setValue(settings.unknownDevices)
+          .onChange((value) => {
+            const policy = value === 'ask' ? 'ask' : 'reject';
+            manager?.setUnknownDevicePolicy(policy);
+            void this.services.saveSettings({ unknownDevices: policy });
+          }),
+      );
+    const requests = containerEl.createDiv({ cls: 'vault-peers-requests' });
+    const blocked = containerEl.createDiv({ cls: 'vault-peers-blocked' });
+
+    new Setting(containerEl).setName('Paired devices').setHeading();
+    const list = containerEl.createDiv({ cls: 'vault-peers-list' });
+    if (!manager) return;
+    const rows = new PeerRows(list, this.services.actions, () => Date.now());
+    this.subscription = combineLatest([manager.peerStates$, manager.pendingRequests$, manager.blockedDevices$]).subscribe(
+      ([states, pending, blockedDevices]) => {
+        rows.update(states);
+        if (states.length === 0) list.setAttr('data-empty', 'No devices are paired yet.');
+        requests.empty();
+        for (const request of pending) {
+          new Setting(requests)
+            .setName(`${request.name} (${shortId(request.nodeId)}) asks to pair`)
+            .setDesc(`Since ${new Date(request.requestedAt).toLocaleString()}`)
+            .addButton((b) => b.setButtonText('Accept').setCta().onClick(() => void manager.acceptRequest(request.nodeId)))
+            .addButton((b) => b.setButtonText('Ignore').onClick(() => void manager.ignoreRequest(request.nodeId)))
+            .addButton((b) => b.setButtonText('Block').onClick(() => void manager.blockDevice(request.nodeId)));
+        }
+        blocked.empty();
+        for (const device of blockedDevices) {
+          new Setting(blocked)
+            .setName(`Blocked: ${device.name || shortId(device.nodeId)}`)
+            .setDesc(`${device.refusals} request${device.refusals === 1 ? '' : 's'} refused since ${new Date(device.blockedAt).toLocaleDateString()}`)
+            .addButton((b) => b.setButtonText('Unblock').onClick(() => void manager.unblockDevice(device.nodeId)));
+        }
+      },
+    );
+  }
+
+  override hide(): void {
+    this.subscription?.unsubscribe();
+    this.subscription = null;
+  }
+}
