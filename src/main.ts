@@ -60,6 +60,8 @@ export default class VaultPeersPlugin extends Plugin {
     this.addCommand({ id: 'open-peer-status', name: 'Open peer status', callback: () => void this.openStatusView() });
     this.addCommand({ id: 'connect-all', name: 'Connect all devices', callback: () => void manager.connectAll() });
     this.addCommand({ id: 'disconnect-all', name: 'Disconnect all devices', callback: () => void manager.disconnectAll() });
+    // obsidian://vault-peers?invite=VP1... opens "Join a device" with the invite filled in.
+    this.registerObsidianProtocolHandler('vault-peers', (params) => this.joinDevice(typeof params.invite === 'string' ? params.invite : ''));
 
     const notices = manager.events$.subscribe((event) => {
       if (event.type === 'paired') new Notice(`Vault Peers: paired with ${event.name}.`);
@@ -177,8 +179,8 @@ export default class VaultPeersPlugin extends Plugin {
     if (this.manager) new InviteModal(this.app, this.manager).open();
   }
 
-  private joinDevice(): void {
-    if (this.manager) new JoinModal(this.app, this.manager, parseIrohTicket).open();
+  private joinDevice(invite = ''): void {
+    if (this.manager) new JoinModal(this.app, this.manager, parseIrohTicket, invite).open();
   }
 
   private async openStatusView(): Promise<void> {

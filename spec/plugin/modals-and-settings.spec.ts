@@ -12,7 +12,14 @@ import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecre
 import { LOCAL_ID, storedPeer } from '../support/manager-harness';
 
 const parseFakeTicket = (ticket: string) => new FakeTransport('x').parseTicket(ticket);
-const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Waits until `check` holds (saves and the code's SHA-256 are asynchronous), or fails after 5 s. */
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 async function manager(storage = new MemoryStorage(), transport = new FakeTransport(LOCAL_ID, (id) => of(new FakeConnection(id, 'outgoing')))) {
   let n = 0;
@@ -61,8 +68,7 @@ describe('the join modal', () => {
     input.dispatchEvent(new Event('input'));
     expect(join.disabled).toBe(false);
     join.click();
-    await flush();
-    await flush();
+    await until(() => /Paired/.test(feedback.textContent ?? ''));
     expect(feedback.textContent).toMatch(/^Paired with Laptop \(m\)\.Check that the other device shows the same code:\d{3} \d{3}$/);
     expect(m.getPeers().map((p) => p.name)).toEqual(['Laptop']);
     modal.close();
@@ -81,7 +87,7 @@ describe('the join modal', () => {
     input.value = text;
     input.dispatchEvent(new Event('input'));
     Array.from(modal.contentEl.querySelectorAll('button')).find((b) => b.textContent === 'Join')!.click();
-    await flush();
+    await until(() => input.disabled === false);
     expect(modal.contentEl.querySelector('.vault-peers-join-feedback')?.textContent).toBe('This invite was already used. Ask the other device for a new one.');
     expect(input.disabled).toBe(false);
     modal.close();
@@ -94,14 +100,13 @@ describe('the invite modal', () => {
     const { manager: m, transport } = await manager();
     const modal = new InviteModal(new App() as never, m);
     modal.open();
-    await flush();
+    await until(() => modal.contentEl.querySelector('img.vault-peers-qr')?.getAttribute('src') !== null);
     const text = modal.contentEl.querySelector('.vault-peers-invite-text')!.textContent!;
     expect(text).toMatch(/^VP1[A-Z2-7]+$/);
     expect(modal.contentEl.querySelector('img.vault-peers-qr')?.getAttribute('src')).toMatch(/^data:image\/svg\+xml;base64,/);
     expect(modal.contentEl.querySelector('.vault-peers-invite-status')?.textContent).toMatch(/^Waiting for the other device/);
     transport.incoming.next(new FakeConnection('b', 'incoming', { inviteSecret: fakeSecret('s1'), remoteName: 'Desktop', remoteTicket: 'fake:b' }));
-    await flush();
-    await flush();
+    await until(() => /Paired/.test(modal.contentEl.querySelector('.vault-peers-invite-status')?.textContent ?? ''));
     const status = modal.contentEl.querySelector('.vault-peers-invite-status')!.textContent!;
     expect(status).toMatch(/^Paired with Desktop \(b\)\.Check that the other device shows the same code:\d{3} \d{3}$/);
     modal.close();
@@ -162,11 +167,11 @@ describe('settings', () => {
     expect(el.querySelectorAll('.vault-peers-row')).toHaveLength(1);
     const button = (text: string) => Array.from(el.querySelectorAll('button')).find((b) => b.textContent === text)!;
     button('Accept').click();
-    await flush();
+    await until(() => m.getPeers().length === 2);
     expect(m.getPeers().map((p) => p.nodeId)).toEqual(['b', 'p']);
     expect(el.querySelectorAll('.vault-peers-row')).toHaveLength(2);
     button('Unblock').click();
-    await flush();
+    await until(() => m.getBlockedDevices().length === 0);
     expect(m.getBlockedDevices()).toEqual([]);
     tab.hide();
     await m.destroy();

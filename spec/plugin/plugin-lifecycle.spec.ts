@@ -9,7 +9,7 @@ import VaultPeersPlugin from '../../src/main';
 import type { PeerConnection } from '../../src/core/ports';
 import { nativeBinaryName } from '../../src/plugin/native-loader';
 import { STATUS_VIEW_TYPE } from '../../src/plugin/status-view';
-import { App, Notice, Plugin } from '../support/obsidian-mock';
+import { App, Modal, Notice, Plugin } from '../support/obsidian-mock';
 import { activeTimers, loopbackTransport, next } from '../support/iroh';
 
 jest.setTimeout(30_000);
@@ -56,6 +56,12 @@ describe('the plugin', () => {
     expect(plugin.statusBarItems[0]?.textContent).toBe('Peers: 1/1');
     expect(plugin.commands.map((c) => c.id)).toEqual(['add-device', 'join-device', 'open-peer-status', 'connect-all', 'disconnect-all']);
     expect(plugin.app.views.has(STATUS_VIEW_TYPE)).toBe(true);
+    // An obsidian://vault-peers?invite=... link opens "Join a device" with the invite checked.
+    plugin.protocolHandlers.get('vault-peers')!({ action: 'vault-peers', invite: 'VP1BROKEN' });
+    const joinModal = Modal.open.at(-1)!;
+    expect(joinModal.contentEl.querySelector('textarea')?.value).toBe('VP1BROKEN');
+    expect(joinModal.contentEl.querySelector('.vault-peers-join-feedback')?.textContent).toMatch(/damaged/);
+    joinModal.close();
     // The device key lives in device-local storage, never in data.json.
     expect(plugin.app.loadLocalStorage('vault-peers-device-key')).toMatch(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(plugin.data)).not.toContain(String(plugin.app.loadLocalStorage('vault-peers-device-key')));

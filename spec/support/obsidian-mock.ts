@@ -112,6 +112,10 @@ export class Plugin extends Component {
     this.register(() => el.remove());
     return el;
   }
+  readonly protocolHandlers = new Map<string, (params: Record<string, string>) => void>();
+  registerObsidianProtocolHandler(action: string, handler: (params: Record<string, string>) => void): void {
+    this.protocolHandlers.set(action, handler);
+  }
   addSettingTab(tab: PluginSettingTab): void {
     this.settingTabs.push(tab);
   }

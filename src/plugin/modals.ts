@@ -104,6 +104,7 @@ export class JoinModal extends Modal {
     app: App,
     private readonly manager: PeerManager,
     private readonly parseTicket: (ticket: string) => unknown,
+    private readonly initialText = '',
   ) {
     super(app);
   }
@@ -126,6 +127,10 @@ export class JoinModal extends Modal {
       join.disabled = !result.ok;
     };
     input.addEventListener('input', check);
+    if (this.initialText) {
+      input.value = this.initialText;
+      check();
+    }
     join.addEventListener('click', () => {
       join.disabled = true;
       input.disabled = true;
