@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 
 const production = process.argv.includes('production');
 const quiet = process.argv.includes('--quiet');
-const only = process.argv.find((arg) => arg === 'cli' || arg === 'plugin');
+const only = process.argv.find((arg) => arg === 'cli' || arg === 'plugin' || arg === 'bench');
 const require = createRequire(import.meta.url);
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
@@ -62,6 +62,10 @@ function copyPluginFiles() {
   else console.warn(`No iroh binary for ${process.platform}-${process.arch}: dist/plugin will show a notice and stay off here.`);
 }
 
+/** Benchmarks and the fault suite, run with node from dist/bench. */
+const bench = { ...cli, entryPoints: ['bench/bench.ts', 'bench/faults.ts', 'bench/host.ts'], outfile: undefined, outdir: 'dist/bench' };
+
+if (only === 'bench') await esbuild.build(bench);
 if (!only || only === 'cli') await esbuild.build(cli);
 if (!only || only === 'plugin') {
   await esbuild.build(plugin);

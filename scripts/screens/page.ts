@@ -32,7 +32,7 @@ class ShowcaseTransport extends FakeTransport {
 }
 
 async function showcaseManager(): Promise<PeerManager> {
-  const [phone, work, desktop, tablet] = ['3a9f', '7c21', 'b04e', 'e5d8'].map(id);
+  const [phone, work, desktop, tablet] = ['3a9f', '7c21', 'b04e', 'e5d8'].map(id) as [string, string, string, string];
   const transport = new ShowcaseTransport(id('1f2e'), (nodeId) => {
     if (nodeId === phone) return new Observable((s) => s.error(new Error('The device did not answer within 10 s. Is it online and running Vault Peers?')));
     if (nodeId === work) return new Observable();

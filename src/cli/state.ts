@@ -1,5 +1,5 @@
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { StorageError, errorMessage } from '../core/errors';
 import { parsePeersDocument } from '../core/persistence';
@@ -38,6 +38,19 @@ export class JsonFileStorage implements PeerStorage {
 
   async save(document: Record<string, unknown>): Promise<void> {
     await writeFileAtomic(this.path, `${JSON.stringify(document, null, 2)}\n`);
+  }
+
+  /** Copies the file as it is to `<file>.damaged-<hash>`: one copy per distinct content, however often it loads. */
+  async backup(): Promise<string | null> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.path);
+    } catch {
+      return null;
+    }
+    const target = `${this.path}.damaged-${createHash('sha256').update(bytes).digest('hex').slice(0, 12)}`;
+    await copyFile(this.path, target);
+    return target;
   }
 }
 

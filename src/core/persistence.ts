@@ -30,6 +30,8 @@ export interface StoredState {
 }
 
 export interface LoadReport {
+  /** Where the damaged document was copied to, if it was damaged and the storage keeps backups. */
+  readonly backup?: string | null;
   readonly peers: Peer[];
   readonly pendingRequests: PendingRequest[];
   readonly blockedDevices: BlockedDevice[];
@@ -190,18 +192,30 @@ export class PeerRepository {
       this.unreadablePending = parsed.unreadablePending;
       this.unreadableBlocked = parsed.unreadableBlocked;
       this.blocked = null;
+      const backup = parsed.problems.length > 0 ? await this.keepBackup() : null;
       return {
         peers: parsed.peers,
         pendingRequests: parsed.pendingRequests,
         blockedDevices: parsed.blockedDevices,
-        problems: parsed.problems,
+        problems: backup ? [...parsed.problems, `A copy of the file as it was is kept at ${backup}.`] : parsed.problems,
+        backup,
       };
     } catch (error) {
       this.blocked =
         error instanceof StorageError
           ? error
           : new StorageError(`The peers file could not be read (${errorMessage(error)}). Fix or move it away; it was not changed.`);
-      return { peers: [], pendingRequests: [], blockedDevices: [], problems: [this.blocked.message] };
+      const backup = await this.keepBackup();
+      return { peers: [], pendingRequests: [], blockedDevices: [], problems: [this.blocked.message], backup };
+    }
+  }
+
+  /** A backup failing must not stop loading: the original is left untouched anyway. */
+  private async keepBackup(): Promise<string | null> {
+    try {
+      return (await this.storage.backup?.()) ?? null;
+    } catch {
+      return null;
     }
   }
 

@@ -108,6 +108,11 @@ export interface PeerStorage {
    * same document can interleave with (the plugin's settings share data.json).
    */
   update?(change: (document: Record<string, unknown>) => Record<string, unknown>): Promise<void>;
+  /**
+   * Optional: keep a copy of the document exactly as stored, because it was
+   * found damaged. Resolves to where the copy is, for telling a person.
+   */
+  backup?(): Promise<string | null>;
 }
 
 /** What to do with a connection from a node we do not know. */

@@ -166,6 +166,8 @@ class IrohPeerConnection implements PeerConnection {
   private accepted = false;
   private lastHeard = Date.now();
   private settleWelcome: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  /** Heartbeats sent, for the overhead benchmark. */
+  heartbeatsSent = 0;
 
   constructor(
     private readonly raw: Iroh.Connection,
@@ -210,6 +212,7 @@ class IrohPeerConnection implements PeerConnection {
           this.end(`The other device stopped answering (nothing heard for ${Math.round(timeoutMs / 1000)} s).`, CLOSE_NORMAL, true);
           return;
         }
+        this.heartbeatsSent += 1;
         this.write({ type: 'ping' });
       }),
     );
@@ -225,6 +228,12 @@ class IrohPeerConnection implements PeerConnection {
 
   close(reason: string, kind: CloseKind = 'normal'): void {
     this.end(reason, CLOSE_CODES[kind], true);
+  }
+
+  /** UDP traffic of this connection so far, from iroh. */
+  traffic(): { datagrams: number; bytes: number } {
+    const stats = this.raw.stats();
+    return { datagrams: stats.udpTxDatagrams, bytes: stats.udpTxBytes };
   }
 
   accept(): void {
