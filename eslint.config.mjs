@@ -4,7 +4,7 @@ import { defineConfig } from 'eslint/config';
 import obsidianmd from 'eslint-plugin-obsidianmd';
 
 export default defineConfig([
-  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'spec/**', 'scripts/**', 'bin/**', '*.config.*', 'esbuild.config.mjs', 'version-bump.mjs'] },
+  { ignores: ['dist/**', 'coverage/**', 'node_modules/**', 'spec/**', 'scripts/**', 'bench/**', 'bin/**', '*.config.*', 'esbuild.config.mjs', 'version-bump.mjs'] },
   ...obsidianmd.configs.recommended,
   {
     languageOptions: {

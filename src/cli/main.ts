@@ -13,7 +13,6 @@ import { looksLikeInvite } from '../core/invite';
 import type { OpenInvite } from '../core/invites';
 import { lastValueFrom } from 'rxjs';
 import { updateSettings } from './state';
-import type { RelayModeSetting } from '../transport/iroh-transport';
 import { askRunningPeer, controlPath, serveControl, type ControlRequest } from './control-socket';
 import { openNode, type OpenedNode, type PeerNodeOptions } from './peer-node';
 
