@@ -3,7 +3,7 @@
  * disabled): pairing, restarts, crashes, removal, strangers, a triangle.
  */
 import * as iroh from '@number0/iroh/index.js';
-import { HeadlessPeer, cli, eventually, statusIs } from '../support/headless';
+import { HeadlessPeer, cli, eventually, noLongerConnected, statusIs } from '../support/headless';
 
 jest.setTimeout(90_000);
 
@@ -37,7 +37,8 @@ describe('headless peers over loopback', () => {
     for (const restarting of [laptop, desktop]) {
       const other = restarting === laptop ? desktop : laptop;
       expect(await restarting.stop()).toBe(0);
-      await statusIs(other, restarting, 'disconnected', 5_000);
+      const gone = await noLongerConnected(other, restarting, 5_000);
+      expect(gone.lastError).toBe('The other device is shutting down.');
       await restarting.start();
       await statusIs(restarting, other, 'connected');
       await statusIs(other, restarting, 'connected');
@@ -77,7 +78,7 @@ describe('headless peers over loopback', () => {
 
     const killedAt = Date.now();
     await desktop.stop('SIGKILL');
-    const row = await statusIs(laptop, desktop, 'disconnected', 10_000);
+    const row = await noLongerConnected(laptop, desktop, 10_000);
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     expect(row.lastError).toMatch(/stopped answering/);
 

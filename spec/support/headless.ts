@@ -180,3 +180,19 @@ export async function statusIs(from: HeadlessPeer, to: HeadlessPeer, status: str
     `${from.name} to see ${to.name} ${status}`,
   );
 }
+
+/**
+ * Waits until `from` no longer has `to` connected. After a drop the status is
+ * `disconnected` only until the first redial starts (a jittered wait that can
+ * be a few milliseconds), then `connecting`; the reason stays in lastError.
+ */
+export async function noLongerConnected(from: HeadlessPeer, to: HeadlessPeer, ms?: number): Promise<PeerRow> {
+  return eventually(
+    async () => {
+      const row = await from.statusOf(to);
+      return row && row.status !== 'connected' && row.status !== 'syncing' ? row : undefined;
+    },
+    ms,
+    `${from.name} to see ${to.name} gone`,
+  );
+}
