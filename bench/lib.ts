@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter, firstValueFrom, timeout } from 'rxjs';
@@ -10,7 +10,8 @@ import type { PeerStorage } from '../src/core/ports';
 import { NO_SYNC } from '../src/core/no-sync';
 import { IrohTransport, generateSecretKey, type IrohTransportOptions } from '../src/transport/iroh-transport';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The repository: this file runs from bench/ (under jest) or dist/bench/ (bundled). */
+export const ROOT = existsSync(join(__dirname, '..', 'package.json')) ? join(__dirname, '..') : join(__dirname, '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli', 'vault-peers.js');
 const NETWORK = ['--relay', 'disabled'];
 
@@ -48,6 +49,16 @@ export async function localPeer(
       await transport.close();
     },
   };
+}
+
+/** Resolves (with performance.now()) once `nodeId` is connected through a process other than `oldInstance`. */
+export function waitForNewProcess(manager: PeerManager, nodeId: string, oldInstance: string | undefined, ms = 90_000): Promise<number> {
+  return firstValueFrom(
+    manager.peerState$(nodeId).pipe(
+      filter((s) => (s.status === 'connected' || s.status === 'syncing') && s.connection?.remoteInstanceId !== oldInstance),
+      timeout(ms),
+    ),
+  ).then(() => performance.now());
 }
 
 export function waitForStatus(manager: PeerManager, nodeId: string, status: PeerStatus, ms = 60_000): Promise<number> {
@@ -123,7 +134,7 @@ export class ChildPeer {
 
 /** N endpoints in one child process, online and accepting anyone. */
 export async function hostProcess(count: number): Promise<{ tickets: string[]; nodeIds: string[]; child: ChildProcess; close(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(__dirname, 'host.js'), JSON.stringify({ count })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'bench', 'host.js'), JSON.stringify({ count })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ready = await new Promise<{ tickets: string[]; nodeIds: string[] }>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -37,8 +37,8 @@ describe('headless peers over loopback', () => {
     for (const restarting of [laptop, desktop]) {
       const other = restarting === laptop ? desktop : laptop;
       expect(await restarting.stop()).toBe(0);
-      const gone = await noLongerConnected(other, restarting, 5_000);
-      expect(gone.lastError).toBe('The other device is shutting down.');
+      // Noticed at once (a graceful close); the reason is soon replaced by that of the first failed redial.
+      await noLongerConnected(other, restarting, 5_000);
       await restarting.start();
       await statusIs(restarting, other, 'connected');
       await statusIs(other, restarting, 'connected');

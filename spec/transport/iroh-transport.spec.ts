@@ -91,8 +91,9 @@ describe('IrohTransport over loopback', () => {
     const b = await transport('Desktop');
     const refused = next(b.refused$);
     const error = (await next(a.connect(await b.generateTicket())).catch((e: unknown) => e)) as Error;
-    expect(error.message).toMatch(/Incompatible Vault Peers versions/);
-    await expect(refused).resolves.toMatchObject({ nodeId: a.nodeId, reason: expect.stringMatching(/Incompatible Vault Peers versions/) });
+    // a speaks the newer protocol: a is told to update the other device, b to update itself.
+    expect(error.message).toMatch(/^Incompatible Vault Peers versions: this device speaks protocol 2, the other 1\. Update Vault Peers on the other device\.$/);
+    await expect(refused).resolves.toEqual({ nodeId: a.nodeId, reason: expect.stringMatching(/this device speaks protocol 1, the other 2\. Update Vault Peers on this device\.$/) });
   });
 
   it('closing the transport closes its connections (the peer hears why) and leaves nothing running', async () => {

@@ -514,9 +514,9 @@ export class IrohTransport implements Transport {
       const decoder = new FrameDecoder();
       const { hello: theirs, rest } = await Promise.race([this.readHello(stream.recv, decoder), timeout]);
       if (theirs.version !== version) {
-        const message = incompatibleVersionMessage(version, theirs.version);
-        raw.close(CLOSE_INCOMPATIBLE, Array.from(Buffer.from(message)));
-        throw new HandshakeRejected(message);
+        // Each side reads the advice from where it stands: "update this device" or "update the other one".
+        raw.close(CLOSE_INCOMPATIBLE, Array.from(Buffer.from(incompatibleVersionMessage(theirs.version, version))));
+        throw new HandshakeRejected(incompatibleVersionMessage(version, theirs.version));
       }
       const connection = new IrohPeerConnection(
         raw,
