@@ -24,16 +24,22 @@ const specPolicy = {
   manager: { backoff: { baseMs: 10_000, capMs: 10_000 }, random: () => 1 },
 };
 
+/**
+ * A child peer and the local one, paired and connected. The child runs before
+ * the local side dials it, so no dial is left in flight to land on a later
+ * process (QUIC keeps retransmitting a pending dial for its whole timeout).
+ */
 async function pairWithChild(options: Parameters<typeof localPeer>[1] = {}) {
   const child = new ChildPeer('Desktop');
   const survivor = await localPeer('Laptop', options);
   const childTicket = child.ticket();
-  await survivor.manager.addPeer(childTicket, 'Desktop');
   child.cli('join', await survivor.transport.generateTicket(), '--name', 'Laptop');
-  const childId = survivor.transport.parseTicket(childTicket).nodeId;
-  const connected = waitForStatus(survivor.manager, childId, 'connected');
   await child.start();
-  await connected;
+  await survivor.manager.addPeer(childTicket, 'Desktop');
+  const childId = survivor.transport.parseTicket(childTicket).nodeId;
+  await waitForStatus(survivor.manager, childId, 'connected');
+  // Both sides dialled: let the tie-break close the duplicate.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
   return { child, survivor, childId };
 }
 
@@ -183,8 +189,6 @@ async function fanOut(): Promise<{ perChangeMs: number[]; changesPerSecond: numb
 async function heartbeatOverhead(): Promise<{ messagesPerSecond: number; bytesPerSecond: number }> {
   const { child, survivor, childId } = await pairWithChild();
   try {
-    // Both sides dialled: let the tie-break close the duplicate before sampling the one that stays.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
     type Measured = PeerConnection & { heartbeatsSent: number; traffic(): { datagrams: number; bytes: number } };
     const current = (): Measured => survivor.manager.getPeerStates().find((s) => s.peer.nodeId === childId)!.connection as Measured;
     const connection = current();
@@ -203,7 +207,11 @@ async function heartbeatOverhead(): Promise<{ messagesPerSecond: number; bytesPe
 
 function row(figure: Figure): string {
   const ours = summary(figure.ours);
-  const fmt = (v: number): string => (figure.unit === 'ms' ? `${Math.round(v)}` : v.toFixed(figure.unit === 'KB' ? 2 : 3));
+  const fmt = (v: number): string => {
+    if (figure.unit === '/s' && v >= 100) return `${Math.round(v)}`;
+    if (Math.abs(v) >= 100) return `${Math.round(v)}`;
+    return v.toFixed(Math.abs(v) >= 10 ? 1 : v === 0 ? 0 : 3);
+  };
   const anchor = figure.anchor ? `${fmt(summary(figure.anchor.values).median)} ${figure.unit} (${figure.anchor.label})` : '-';
   const target = figure.target ? `${figure.target.better === 'lower' ? '≤' : '≥'} ${figure.target.value} ${figure.unit}` : '-';
   const met = figure.target ? (figure.target.better === 'lower' ? ours.median <= figure.target.value : ours.median >= figure.target.value) : null;

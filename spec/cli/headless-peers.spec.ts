@@ -3,20 +3,11 @@
  * disabled): pairing, restarts, crashes, removal, strangers, a triangle.
  */
 import * as iroh from '@number0/iroh/index.js';
-import { HeadlessPeer, cli, eventually, noLongerConnected, statusIs } from '../support/headless';
+import { HeadlessPeer, cli, eventually, headlessPeers, noLongerConnected, statusIs } from '../support/headless';
 
 jest.setTimeout(90_000);
 
-const peers: HeadlessPeer[] = [];
-function peer(name: string): HeadlessPeer {
-  const created = new HeadlessPeer(name);
-  peers.push(created);
-  return created;
-}
-
-afterEach(async () => {
-  await Promise.all(peers.splice(0).map((p) => p.dispose()));
-});
+const peer = headlessPeers();
 
 /** Two devices that have each added the other's ticket. */
 function pairedTwo(): [HeadlessPeer, HeadlessPeer] {
@@ -132,28 +123,11 @@ describe('headless peers over loopback', () => {
 
   it('three peers in a triangle all connect, with exactly one connection per pair despite simultaneous dials', async () => {
     const [a, b, c] = [peer('Alpha'), peer('Bravo'), peer('Charlie')];
-    for (const [from, to] of [
-      [a, b],
-      [a, c],
-      [b, a],
-      [b, c],
-      [c, a],
-      [c, b],
-    ] as const) {
-      from.join(to);
-    }
+    const pairs = [a, b, c].flatMap((from) => [a, b, c].filter((to) => to !== from).map((to) => [from, to] as const));
+    for (const [from, to] of pairs) from.join(to);
     // Started together, every pair dials both ways at once.
     await Promise.all([a.start(), b.start(), c.start()]);
-    for (const [from, to] of [
-      [a, b],
-      [a, c],
-      [b, a],
-      [b, c],
-      [c, a],
-      [c, b],
-    ] as const) {
-      await statusIs(from, to, 'connected');
-    }
+    for (const [from, to] of pairs) await statusIs(from, to, 'connected');
     // Let duplicate connections be closed, then count what is left.
     await eventually(async () => {
       const counts = await Promise.all([a, b, c].map(async (p) => (await p.list()).self.connections));

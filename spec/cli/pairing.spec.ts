@@ -4,20 +4,11 @@
  */
 import { encodeInvite, parseInvite } from '../../src/core/invite';
 import { REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/invites';
-import { HeadlessPeer, cli, eventually, statusIs } from '../support/headless';
+import { HeadlessPeer, cli, eventually, headlessPeers, statusIs } from '../support/headless';
 
 jest.setTimeout(90_000);
 
-const peers: HeadlessPeer[] = [];
-function peer(name: string): HeadlessPeer {
-  const created = new HeadlessPeer(name);
-  peers.push(created);
-  return created;
-}
-
-afterEach(async () => {
-  await Promise.all(peers.splice(0).map((p) => p.dispose()));
-});
+const peer = headlessPeers();
 
 function storedPeers(p: HeadlessPeer): { nodeId: string; name: string }[] {
   try {

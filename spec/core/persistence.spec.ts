@@ -1,19 +1,9 @@
-import type { Peer } from '../../src/core/model';
 import { PeerRepository, parsePeersDocument, validatePeer } from '../../src/core/persistence';
 import { StorageError } from '../../src/core/errors';
 import { MemoryStorage } from '../support/fakes';
+import { storedPeer } from '../support/manager-harness';
 
-export function peer(nodeId: string, overrides: Partial<Peer> = {}): Peer {
-  return {
-    nodeId,
-    name: `Device ${nodeId}`,
-    ticket: `fake:${nodeId}`,
-    addedAt: '2024-01-15T10:30:00.000Z',
-    lastSyncAt: null,
-    autoConnect: true,
-    ...overrides,
-  };
-}
+const peer = storedPeer;
 
 describe('validatePeer', () => {
   it('accepts the spec example and fills in optional fields', () => {

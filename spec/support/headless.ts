@@ -196,3 +196,16 @@ export async function noLongerConnected(from: HeadlessPeer, to: HeadlessPeer, ms
     `${from.name} to see ${to.name} gone`,
   );
 }
+
+/** Peers made through the returned function are disposed after each spec of the calling file. */
+export function headlessPeers(): (name: string) => HeadlessPeer {
+  const made: HeadlessPeer[] = [];
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((p) => p.dispose()));
+  });
+  return (name) => {
+    const created = new HeadlessPeer(name);
+    made.push(created);
+    return created;
+  };
+}
