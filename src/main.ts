@@ -34,7 +34,8 @@ export default class VaultPeersPlugin extends Plugin {
   private disabledReason: string | null = null;
 
   override async onload(): Promise<void> {
-    this.storage = new PluginDataStorage(this);
+    const dataPath = `${this.manifest.dir ?? ''}/data.json`;
+    this.storage = new PluginDataStorage(this, { files: this.app.vault.adapter, path: dataPath });
     this.pluginSettings = readSettings(await this.loadData().catch(() => null));
     const actions = this.peerActions();
     this.addSettingTab(
@@ -71,7 +72,11 @@ export default class VaultPeersPlugin extends Plugin {
       if (event.type === 'problem') console.warn('Vault Peers:', event.message);
     });
     this.register(() => notices.unsubscribe());
-    for (const problem of manager.loadProblems) new Notice(`Vault Peers: ${problem}`);
+    const problems = manager.loadProblems;
+    if (problems.length > 0) {
+      const more = problems.length > 2 ? ` (and ${problems.length - 2} more problems)` : '';
+      new Notice(`Vault Peers: ${problems.slice(0, 2).join(' ')}${more}`, 15_000);
+    }
 
     this.app.workspace.onLayoutReady(() => void manager.connectAll());
   }

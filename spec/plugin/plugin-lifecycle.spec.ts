@@ -79,6 +79,31 @@ describe('the plugin', () => {
     expect(plugin.data).toMatchObject({ settings: { relayMode: 'disabled' }, peers: [expect.objectContaining({ name: 'Desktop' })] });
   });
 
+  it('a data.json with damaged entries: one notice, a byte-for-byte backup beside it, the valid peer loads and nothing is dropped', async () => {
+    Notice.shown.length = 0;
+    const good = { nodeId: 'a'.repeat(64), name: 'Desktop', ticket: 'endpointx', addedAt: '2026-11-25T10:00:00Z', lastSyncAt: null, autoConnect: false };
+    const data = { settings: { relayMode: 'disabled' }, peers: [good, { nodeId: 7 }, 'junk', { name: 'no id' }] };
+    const dir = nativePluginDir();
+    const plugin = newPlugin(dir, data);
+    const adapter = plugin.app.vault.adapter as unknown as { files: Map<string, string> };
+    const text = JSON.stringify(data, null, 2);
+    adapter.files.set(`${dir}/data.json`, text);
+    await plugin.onload();
+    expect(plugin.api).not.toBeNull();
+    expect(Notice.shown).toHaveLength(1);
+    expect(Notice.shown[0]).toMatch(/^Vault Peers: A copy of the file as it was is kept at .*data\.json\.damaged-[0-9a-f]{12}\. Stored peer #2 was skipped.*\(and 2 more problems\)$/);
+    const backups = [...adapter.files.keys()].filter((path) => path.startsWith(`${dir}/data.json.damaged-`));
+    expect(backups).toHaveLength(1);
+    expect(adapter.files.get(backups[0]!)).toBe(text);
+    const states = await firstValueFrom(plugin.api!.peerStates$);
+    expect(states.map((s) => s.peer.name)).toEqual(['Desktop']);
+    // A change is saved: the damaged entries are written back as they were, next to the changed one.
+    await (plugin as unknown as { manager: { updatePeer(id: string, u: object): Promise<void> } }).manager.updatePeer(good.nodeId, { name: 'Work desktop' });
+    expect((plugin.data as { peers: unknown[] }).peers).toEqual([{ ...good, name: 'Work desktop' }, { nodeId: 7 }, 'junk', { name: 'no id' }]);
+    plugin.unloadComponent();
+    await plugin.stop();
+  });
+
   it('on a computer with no network module it says so and stays off, without throwing', async () => {
     Notice.shown.length = 0;
     const empty = relative(root, mkdtempSync(join(tmpdir(), 'vault-peers-no-binary-')));

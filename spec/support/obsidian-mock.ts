@@ -37,9 +37,22 @@ export class Component {
 }
 
 export class FileSystemAdapter {
+  /** Files written through the adapter, by vault-relative path. */
+  readonly files = new Map<string, string>();
   constructor(private readonly base: string) {}
   getBasePath(): string {
     return this.base;
+  }
+  async exists(path: string): Promise<boolean> {
+    return this.files.has(path);
+  }
+  async read(path: string): Promise<string> {
+    const text = this.files.get(path);
+    if (text === undefined) throw new Error(`ENOENT ${path}`);
+    return text;
+  }
+  async write(path: string, data: string): Promise<void> {
+    this.files.set(path, data);
   }
 }
 

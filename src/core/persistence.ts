@@ -197,7 +197,7 @@ export class PeerRepository {
         peers: parsed.peers,
         pendingRequests: parsed.pendingRequests,
         blockedDevices: parsed.blockedDevices,
-        problems: backup ? [...parsed.problems, `A copy of the file as it was is kept at ${backup}.`] : parsed.problems,
+        problems: backup ? [`A copy of the file as it was is kept at ${backup}.`, ...parsed.problems] : parsed.problems,
         backup,
       };
     } catch (error) {

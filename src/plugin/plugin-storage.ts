@@ -7,6 +7,13 @@ export interface DataFile {
   saveData(data: unknown): Promise<void>;
 }
 
+/** Raw access to the plugin's folder (Obsidian's DataAdapter), for backups of a damaged data.json. */
+export interface RawFiles {
+  exists(path: string): Promise<boolean>;
+  read(path: string): Promise<string>;
+  write(path: string, data: string): Promise<void>;
+}
+
 /**
  * data.json through the plugin's loadData/saveData. Every read-modify-write
  * (the peer manager's and the settings tab's) runs in one queue, so neither
@@ -15,7 +22,21 @@ export interface DataFile {
 export class PluginDataStorage implements PeerStorage {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly file: DataFile) {}
+  constructor(
+    private readonly file: DataFile,
+    private readonly raw?: { readonly files: RawFiles; readonly path: string },
+  ) {}
+
+  /** Copies data.json as it is to `data.json.damaged-<hash>`: one copy per distinct content. */
+  async backup(): Promise<string | null> {
+    if (!this.raw || !(await this.raw.files.exists(this.raw.path))) return null;
+    const text = await this.raw.files.read(this.raw.path);
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+    const hash = Array.from(digest.slice(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');
+    const target = `${this.raw.path}.damaged-${hash}`;
+    if (!(await this.raw.files.exists(target))) await this.raw.files.write(target, text);
+    return target;
+  }
 
   load(): Promise<unknown> {
     return this.file.loadData();
