@@ -339,8 +339,7 @@ export class PeerManager {
    */
   createInvite(options: { ttlMs?: number } = {}): OpenInvite {
     this.assertAlive();
-    const invite = this.invites.create(this.transport.localAddress(), this.options.deviceName?.() ?? '', options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
-    return invite;
+    return this.invites.create(this.transport.localAddress(), this.options.deviceName?.() ?? '', options.ttlMs ?? DEFAULT_INVITE_TTL_MS);
   }
 
   /**

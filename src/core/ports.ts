@@ -115,12 +115,5 @@ export interface PeerStorage {
   backup?(): Promise<string | null>;
 }
 
-/** What to do with a connection from a node we do not know. */
-export type UnknownPeerDecision =
-  | { readonly action: 'refuse'; readonly reason: string }
-  | { readonly action: 'accept'; readonly name: string; readonly ticket: string };
-
-export type UnknownPeerPolicy = (connection: PeerConnection) => UnknownPeerDecision | Promise<UnknownPeerDecision>;
-
 /** What happens to a connection from an unknown device that brings no invite. */
 export type UnknownDevicePolicy = 'reject' | 'ask';
