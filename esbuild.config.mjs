@@ -2,15 +2,14 @@
 // folder to copy into <vault>/.obsidian/plugins/vault-peers/). Native and host
 // modules stay external: iroh's .node binary is loaded from disk by path.
 import esbuild from 'esbuild';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { installedNativeBinaries } from './scripts/native-binaries.mjs';
 
 const production = process.argv.includes('production');
 const quiet = process.argv.includes('--quiet');
 const only = process.argv.find((arg) => arg === 'cli' || arg === 'plugin' || arg === 'bench');
-const require = createRequire(import.meta.url);
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const iroh = ['@number0/iroh', '@number0/iroh/*'];
@@ -41,14 +40,6 @@ const plugin = {
   treeShaking: true,
   logLevel: quiet ? 'warning' : 'info',
 };
-
-/** The napi-rs binaries of @number0/iroh installed here: { file, path }. */
-export function installedNativeBinaries() {
-  const scope = dirname(dirname(require.resolve('@number0/iroh/package.json')));
-  return readdirSync(scope)
-    .filter((name) => name.startsWith('iroh-'))
-    .flatMap((name) => readdirSync(join(scope, name)).filter((f) => f.endsWith('.node')).map((file) => ({ file, path: join(scope, name, file) })));
-}
 
 function copyPluginFiles() {
   mkdirSync('dist/plugin', { recursive: true });

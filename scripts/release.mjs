@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
-import { installedNativeBinaries } from '../esbuild.config.mjs';
+import { installedNativeBinaries } from './native-binaries.mjs';
 
 const { version, id } = JSON.parse(readFileSync('manifest.json', 'utf8'));
 const common = Object.fromEntries(['main.js', 'manifest.json', 'styles.css'].map((f) => [`${id}/${f}`, readFileSync(join('dist/plugin', f))]));
