@@ -1,21 +1,46 @@
-// One zip per platform whose iroh binary is installed here: main.js,
-// manifest.json, styles.css and that binary, in a vault-peers/ folder to drop
-// into <vault>/.obsidian/plugins/. Run after `npm run build`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// One zip per platform: main.js, manifest.json, styles.css and that platform's
+// iroh binary, in a vault-peers/ folder to drop into <vault>/.obsidian/plugins/.
+// Binaries not installed here (npm installs only this machine's) are fetched
+// from the npm registry with `npm pack`; platforms whose package is not
+// published are skipped and named. Run after `npm run build`.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { installedNativeBinaries } from './native-binaries.mjs';
 
+const require = createRequire(import.meta.url);
 const { version, id } = JSON.parse(readFileSync('manifest.json', 'utf8'));
 const common = Object.fromEntries(['main.js', 'manifest.json', 'styles.css'].map((f) => [`${id}/${f}`, readFileSync(join('dist/plugin', f))]));
 mkdirSync('dist/release', { recursive: true });
-const binaries = installedNativeBinaries();
-if (binaries.length === 0) throw new Error('No iroh binaries are installed: nothing to release.');
-for (const { file, path } of binaries) {
-  const platform = file.replace(/^iroh\./, '').replace(/\.node$/, '');
-  const zip = zipSync({ ...common, [`${id}/${file}`]: readFileSync(path) }, { level: 9 });
-  const out = join('dist/release', `${id}-${version}-${platform}.zip`);
-  writeFileSync(out, zip);
-  console.log(`${out}  ${(zip.length / 1e6).toFixed(1)} MB`);
+
+const binaries = new Map(installedNativeBinaries().map((b) => [b.file, readFileSync(b.path)]));
+const iroh = require('@number0/iroh/package.json');
+const work = mkdtempSync(join(tmpdir(), 'vault-peers-release-'));
+const skipped = [];
+try {
+  for (const [name, wanted] of Object.entries(iroh.optionalDependencies ?? {})) {
+    const file = `iroh.${name.replace('@number0/iroh-', '')}.node`;
+    if (binaries.has(file)) continue;
+    try {
+      const tarball = execFileSync('npm', ['pack', `${name}@${wanted}`, '--silent', '--pack-destination', work], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop();
+      execFileSync('tar', ['-xzf', join(work, tarball), '-C', work]);
+      binaries.set(file, readFileSync(join(work, 'package', file)));
+      rmSync(join(work, 'package'), { recursive: true, force: true });
+    } catch {
+      skipped.push(name.replace('@number0/iroh-', ''));
+    }
+  }
+  for (const [file, bytes] of binaries) {
+    const platform = file.replace(/^iroh\./, '').replace(/\.node$/, '');
+    const zip = zipSync({ ...common, [`${id}/${file}`]: bytes }, { level: 9 });
+    const out = join('dist/release', `${id}-${version}-${platform}.zip`);
+    writeFileSync(out, zip);
+    console.log(`${out}  ${(zip.length / 1e6).toFixed(1)} MB`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
 }
-console.log('Other platforms: install @number0/iroh-<platform> where it is published and run this again.');
+if (skipped.length) console.log(`No iroh binary published for: ${skipped.join(', ')}. Those platforms get no zip.`);

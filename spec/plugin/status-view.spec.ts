@@ -160,3 +160,24 @@ describe('relative times', () => {
     expect(relativeTime(ago === null ? null : new Date(now - ago).toISOString(), now)).toBe(text);
   });
 });
+
+describe('finding the network module', () => {
+  const { loadNative } = require('../../src/plugin/native-loader') as typeof import('../../src/plugin/native-loader');
+  const load = (platform: string, arch: string, files: string[]) =>
+    loadNative('/p', platform, arch, (path) => files.includes(path), (path) => ({ loadedFrom: path }));
+
+  it('loads the binary for this platform from the plugin folder, including the musl build on Linux', () => {
+    expect(load('linux', 'x64', ['/p/iroh.linux-x64-gnu.node'])).toEqual({ ok: true, module: { loadedFrom: '/p/iroh.linux-x64-gnu.node' } });
+    expect(load('linux', 'x64', ['/p/iroh.linux-x64-musl.node'])).toEqual({ ok: true, module: { loadedFrom: '/p/iroh.linux-x64-musl.node' } });
+    expect(load('darwin', 'arm64', ['/p/iroh.darwin-arm64.node'])).toMatchObject({ ok: true });
+  });
+
+  it('says in words why it cannot run: no build for this computer, a missing file, a file that fails to load', () => {
+    expect(load('darwin', 'x64', [])).toEqual({ ok: false, reason: expect.stringMatching(/no network module for this computer \(darwin-x64\)/) });
+    expect(load('win32', 'x64', [])).toEqual({ ok: false, reason: expect.stringMatching(/missing its network module \(iroh\.win32-x64-msvc\.node\)/) });
+    const broken = loadNative('/p', 'linux', 'x64', () => true, () => {
+      throw new Error('invalid ELF header\nmore');
+    });
+    expect(broken).toEqual({ ok: false, reason: 'Vault Peers could not load its network module: invalid ELF header' });
+  });
+});

@@ -30,7 +30,9 @@ export function loadNative<T>(
   if (!name) {
     return { ok: false, reason: `Vault Peers has no network module for this computer (${platform}-${arch}), so it stays off.` };
   }
-  const path = `${pluginDir}/${name}`;
+  // Linux zips come for glibc and for musl; whichever was installed is the one to load.
+  const candidates = platform === 'linux' ? [name, name.replace('-gnu.node', '-musl.node')] : [name];
+  const path = candidates.map((file) => `${pluginDir}/${file}`).find(exists) ?? `${pluginDir}/${name}`;
   if (!exists(path)) {
     return {
       ok: false,
