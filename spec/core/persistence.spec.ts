@@ -1,9 +1,12 @@
-import { PeerRepository, parsePeersDocument, validatePeer } from '../../src/core/persistence';
+import type { Peer } from '../../src/core/model';
+import { PeerRepository, parsePeersDocument, validatePeer, type StoredState } from '../../src/core/persistence';
 import { StorageError } from '../../src/core/errors';
 import { MemoryStorage } from '../support/fakes';
 import { storedPeer } from '../support/manager-harness';
 
 const peer = storedPeer;
+/** The stored state with these peers and empty pairing lists. */
+const only = (peers: readonly Peer[]): StoredState => ({ peers, pendingRequests: [], blockedDevices: [] });
 
 describe('validatePeer', () => {
   it('accepts the spec example and fills in optional fields', () => {
@@ -68,7 +71,7 @@ describe('PeerRepository', () => {
     const storage = MemoryStorage.with({ settings: { deviceName: 'Laptop' }, other: [1, 2] });
     const repository = new PeerRepository(storage);
     await repository.load();
-    await repository.save([peer('a')]);
+    await repository.save(only([peer('a')]));
     expect(storage.document).toEqual({ settings: { deviceName: 'Laptop' }, other: [1, 2], peers: [peer('a')] });
   });
 
@@ -79,7 +82,7 @@ describe('PeerRepository', () => {
     await repository.load();
     const saves: Promise<void>[] = [];
     for (let i = 1; i <= 100; i += 1) {
-      saves.push(repository.save(Array.from({ length: i }, (_, k) => peer(`p${k}`))));
+      saves.push(repository.save(only(Array.from({ length: i }, (_, k) => peer(`p${k}`)))));
     }
     await Promise.all(saves);
     expect((storage.document?.peers as unknown[]).length).toBe(100);
@@ -90,10 +93,10 @@ describe('PeerRepository', () => {
     const storage = new MemoryStorage();
     storage.saveDelayMs = 5;
     const repository = new PeerRepository(storage);
-    const first = repository.save([peer('a')]);
+    const first = repository.save(only([peer('a')]));
     await new Promise((resolve) => setTimeout(resolve, 1));
-    const second = repository.save([peer('a'), peer('b')]);
-    const third = repository.save([peer('b')]);
+    const second = repository.save(only([peer('a'), peer('b')]));
+    const third = repository.save(only([peer('b')]));
     await Promise.all([first, second, third]);
     expect(storage.document?.peers).toEqual([peer('b')]);
     expect(storage.writes).toBe(2);
@@ -104,7 +107,7 @@ describe('PeerRepository', () => {
     const repository = new PeerRepository(storage);
     const report = await repository.load();
     expect(report.problems).toHaveLength(1);
-    await repository.save([peer('a', { name: 'Renamed' })]);
+    await repository.save(only([peer('a', { name: 'Renamed' })]));
     expect(storage.document?.peers).toEqual([peer('a', { name: 'Renamed' }), { broken: true }]);
   });
 
@@ -114,7 +117,7 @@ describe('PeerRepository', () => {
     const report = await repository.load();
     expect(report.peers).toEqual([]);
     expect(report.problems).toEqual([expect.stringContaining('could not be read')]);
-    await expect(repository.save([peer('b')])).rejects.toThrow(StorageError);
+    await expect(repository.save(only([peer('b')]))).rejects.toThrow(StorageError);
     expect(storage.text).toBe('{"peers": [ {"nodeId": "a"');
   });
 
@@ -122,7 +125,7 @@ describe('PeerRepository', () => {
     const storage = MemoryStorage.with({ peers: { a: 1 } });
     const repository = new PeerRepository(storage);
     expect((await repository.load()).problems).toEqual([expect.stringContaining('"peers" is not a list')]);
-    await expect(repository.save([])).rejects.toThrow('not a list');
+    await expect(repository.save(only([]))).rejects.toThrow('not a list');
     expect(storage.document).toEqual({ peers: { a: 1 } });
   });
 
@@ -130,8 +133,8 @@ describe('PeerRepository', () => {
     const storage = new MemoryStorage();
     const repository = new PeerRepository(storage);
     storage.failNextSave = new Error('disk full');
-    await expect(repository.save([peer('a')])).rejects.toThrow('disk full');
-    await repository.save([peer('b')]);
+    await expect(repository.save(only([peer('a')]))).rejects.toThrow('disk full');
+    await repository.save(only([peer('b')]));
     expect(storage.document?.peers).toEqual([peer('b')]);
   });
 });

@@ -3,7 +3,7 @@
  */
 import { of } from 'rxjs';
 import { PeerManager } from '../../src/core/peer-manager';
-import type { PeerActions } from '../../src/plugin/peer-row';
+import { PeerRows, type PeerActions } from '../../src/plugin/peer-row';
 import { renderStatusBar } from '../../src/plugin/status-bar';
 import { PeerStatusView } from '../../src/plugin/status-view';
 import { relativeTime } from '../../src/plugin/format';
@@ -130,6 +130,24 @@ describe('the peer status view', () => {
     const component = view as unknown as Component;
     component.unloadComponent();
     expect(component.registeredCount).toBe(0);
+    await manager.destroy();
+  });
+});
+
+describe('the peer rows', () => {
+  it('refresh "last synced" as the clock moves, without redrawing any row', async () => {
+    const manager = await managerInEveryStatus();
+    let now = Date.now();
+    const list = document.body.createDiv();
+    const rows = new PeerRows(list, actionsSpy(), () => now);
+    rows.update(manager.getPeerStates());
+    const phone = list.querySelector<HTMLElement>('[data-node-id="b"]')!;
+    const before = phone.firstChild;
+    expect(phone.querySelector('.vault-peers-synced')?.textContent).toBe('Last synced 5 minutes ago');
+    now += 2 * 3_600_000;
+    rows.refreshTimes();
+    expect(phone.querySelector('.vault-peers-synced')?.textContent).toBe('Last synced 2 hours ago');
+    expect(phone.firstChild).toBe(before);
     await manager.destroy();
   });
 });

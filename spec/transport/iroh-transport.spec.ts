@@ -2,7 +2,7 @@ import * as iroh from '@number0/iroh/index.js';
 import { Subscription, firstValueFrom, tap, toArray } from 'rxjs';
 import { InvalidTicketError, VaultPeersError } from '../../src/core/errors';
 import type { PeerConnection } from '../../src/core/ports';
-import { ALPN, encodeFrame, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
+import { encodeFrame, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
 import {
   IrohTransport,
   REASON_NOT_PAIRED,
@@ -13,7 +13,7 @@ import {
   nodeIdOfSecretKey,
   parseIrohTicket,
 } from '../../src/transport/iroh-transport';
-import { activeTimers, loopbackTransport, next } from '../support/iroh';
+import { activeTimers, loopbackTransport, next, rawLoopbackEndpoint } from '../support/iroh';
 
 jest.setTimeout(30_000);
 
@@ -130,11 +130,7 @@ describe('IrohTransport over loopback', () => {
   it('notices a peer that stops answering, by its missing heartbeats', async () => {
     const a = await transport('Laptop', { heartbeatIntervalMs: 200, heartbeatTimeoutMs: 1_000 });
     // A peer that says hello and then goes silent, as a frozen or killed process would.
-    const builder = iroh.Endpoint.builder();
-    iroh.presetMinimal(builder);
-    builder.bindAddr('127.0.0.1:0');
-    builder.alpns([Array.from(Buffer.from(ALPN))]);
-    const silent = await builder.bind();
+    const silent = await rawLoopbackEndpoint();
     const held: unknown[] = [];
     try {
       const accepted = (async () => {
@@ -156,11 +152,7 @@ describe('IrohTransport over loopback', () => {
 
   it('closes a connection whose peer sends an oversized control message', async () => {
     const a = await transport('Laptop');
-    const builder = iroh.Endpoint.builder();
-    iroh.presetMinimal(builder);
-    builder.bindAddr('127.0.0.1:0');
-    builder.alpns([Array.from(Buffer.from(ALPN))]);
-    const hostile = await builder.bind();
+    const hostile = await rawLoopbackEndpoint();
     try {
       void (async () => {
         const raw = await (await (await hostile.acceptNext())!.accept()).connect();

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import QRCode from 'qrcode';
 import { VaultPeersError, errorMessage } from '../core/errors';
-import type { Peer, PeerState } from '../core/model';
+import { shortId, type PeerState } from '../core/model';
 import type { PeerManager } from '../core/peer-manager';
 import { looksLikeInvite } from '../core/invite';
 import type { OpenInvite } from '../core/invites';
@@ -110,19 +110,19 @@ function requireArgs(parsed: Parsed, count: number): void {
   if (parsed.args.length !== count) throw new UsageError(`Usage: vault-peers ${COMMANDS[parsed.command]!.usage}`);
 }
 
-export function shortId(nodeId: string): string {
-  return nodeId.slice(0, 8);
-}
-
-/** A device by node id, id prefix (4+ characters) or name (any case). */
-export function findPeer(peers: readonly Peer[], query: string): Peer {
+/**
+ * A device by node id, id prefix (4+ characters) or name (any case).
+ * @param what plural, for the messages ("paired devices")
+ * @param listedBy the command that lists them
+ */
+export function findDevice<T extends { nodeId: string; name: string }>(items: readonly T[], query: string, what: string, listedBy: string): T {
   const q = query.trim().toLowerCase();
-  const exact = peers.find((p) => p.nodeId === q);
+  const exact = items.find((i) => i.nodeId === q);
   if (exact) return exact;
-  const matches = peers.filter((p) => (q.length >= 4 && p.nodeId.startsWith(q)) || p.name.toLowerCase() === q);
+  const matches = items.filter((i) => (q.length >= 4 && i.nodeId.startsWith(q)) || i.name.toLowerCase() === q);
   if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) throw new VaultPeersError(`"${query}" matches ${matches.length} devices; use more of the node id.`);
-  throw new VaultPeersError(`No paired device matches "${query}". \`vault-peers list\` shows them.`);
+  if (matches.length > 1) throw new VaultPeersError(`"${query}" matches ${matches.length} ${what}; use more of the node id.`);
+  throw new VaultPeersError(`None of the ${what} matches "${query}". \`vault-peers ${listedBy}\` shows them.`);
 }
 
 /** `90`, `90s`, `10m`: a duration in ms. */
@@ -132,15 +132,6 @@ export function parseDuration(text: string): number {
   const ms = Number(match[1]) * (match[2] === 'm' ? 60_000 : 1_000);
   if (ms < 1_000 || ms > 24 * 3_600_000) throw new UsageError('--expires must be between 1 s and 24 h.');
   return ms;
-}
-
-/** A pending or blocked device by node id, id prefix or name. */
-function findListed<T extends { nodeId: string; name: string }>(items: readonly T[], query: string, what: string): T {
-  const q = query.trim().toLowerCase();
-  const matches = items.filter((i) => i.nodeId === q || (q.length >= 4 && i.nodeId.startsWith(q)) || i.name.toLowerCase() === q);
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) throw new VaultPeersError(`"${query}" matches ${matches.length} ${what}; use more of the node id.`);
-  throw new VaultPeersError(`No ${what.replace(/s$/, '')} matches "${query}". \`vault-peers pending\` shows them.`);
 }
 
 interface PeerRow {
@@ -202,6 +193,8 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
       const invite = manager.createInvite(ttl === undefined ? {} : { ttlMs: ttl });
       const id = invite.text.slice(-12);
       openInvites.set(id, invite);
+      // Kept a while after it ends so the waiting client still hears how; then forgotten even if no client asks.
+      invite.state$.subscribe({ complete: () => setTimeout(() => openInvites.delete(id), 60_000).unref() });
       return { id, text: invite.text, link: invite.link, expiresAt: invite.expiresAt };
     }
     case 'invite-wait': {
@@ -220,23 +213,23 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
     case 'pending':
       return { policy: manager.unknownDevicePolicy, pending: manager.getPendingRequests(), blocked: manager.getBlockedDevices() };
     case 'accept': {
-      const request = findListed(manager.getPendingRequests(), arg, 'pairing requests');
+      const request = findDevice(manager.getPendingRequests(), arg, 'pairing requests', 'pending');
       const peer = await manager.acceptRequest(request.nodeId);
       return { nodeId: peer.nodeId, name: peer.name };
     }
     case 'ignore': {
-      const request = findListed(manager.getPendingRequests(), arg, 'pairing requests');
+      const request = findDevice(manager.getPendingRequests(), arg, 'pairing requests', 'pending');
       await manager.ignoreRequest(request.nodeId);
       return { nodeId: request.nodeId, name: request.name };
     }
     case 'block': {
       const candidates = [...manager.getPendingRequests(), ...manager.getPeers()];
-      const device = findListed(candidates, arg, 'devices');
+      const device = findDevice(candidates, arg, 'paired or asking devices', 'list');
       await manager.blockDevice(device.nodeId);
       return { nodeId: device.nodeId, name: device.name };
     }
     case 'unblock': {
-      const device = findListed(manager.getBlockedDevices(), arg, 'blocked devices');
+      const device = findDevice(manager.getBlockedDevices(), arg, 'blocked devices', 'pending');
       await manager.unblockDevice(device.nodeId);
       return { nodeId: device.nodeId, name: device.name };
     }
@@ -247,12 +240,12 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
       return { policy: arg };
     }
     case 'rename': {
-      const peer = findPeer(manager.getPeers(), request.args[0] ?? '');
+      const peer = findDevice(manager.getPeers(), arg, 'paired devices', 'list');
       await manager.updatePeer(peer.nodeId, { name: request.args[1] ?? '' });
       return { nodeId: peer.nodeId, name: manager.getPeer(peer.nodeId)?.name };
     }
     case 'remove': {
-      const peer = findPeer(manager.getPeers(), request.args[0] ?? '');
+      const peer = findDevice(manager.getPeers(), arg, 'paired devices', 'list');
       await manager.removePeer(peer.nodeId);
       return { nodeId: peer.nodeId, name: peer.name };
     }

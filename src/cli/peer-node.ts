@@ -1,4 +1,4 @@
-import { NEVER, distinctUntilChanged, interval, map, skip, throwError, type Observable } from 'rxjs';
+import { NEVER, asyncScheduler, distinctUntilChanged, map, skip, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { networkInterfaces } from 'node:os';
 import { VaultPeersError } from '../core/errors';
 import { NO_SYNC } from '../core/no-sync';
@@ -22,15 +22,21 @@ export interface PeerNodeOptions {
   readonly bind?: string;
 }
 
-/** Emits when the machine's network interfaces change (a Wi-Fi switch, a cable plugged in). */
-export function networkChanges(everyMs = 5_000): Observable<unknown> {
-  const fingerprint = (): string =>
-    JSON.stringify(
-      Object.entries(networkInterfaces())
-        .flatMap(([name, addresses]) => (addresses ?? []).map((a) => `${name}/${a.address}`))
-        .sort(),
-    );
-  return interval(everyMs).pipe(map(fingerprint), distinctUntilChanged(), skip(1));
+/** The machine's interface addresses, as one comparable string. */
+function interfaceFingerprint(): string {
+  return JSON.stringify(
+    Object.entries(networkInterfaces())
+      .flatMap(([name, addresses]) => (addresses ?? []).map((a) => `${name}/${a.address}`))
+      .sort(),
+  );
+}
+
+/**
+ * Emits when the machine's network interfaces change (a Wi-Fi switch, a cable
+ * plugged in). The first reading, taken at subscription, is the baseline.
+ */
+export function networkChanges(everyMs = 5_000, scheduler: SchedulerLike = asyncScheduler, read: () => string = interfaceFingerprint): Observable<unknown> {
+  return timer(0, everyMs, scheduler).pipe(map(read), distinctUntilChanged(), skip(1));
 }
 
 export interface OpenedNode {

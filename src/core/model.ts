@@ -34,3 +34,8 @@ export interface PeerState {
 export type PeerUpdate = Partial<Pick<Peer, 'name' | 'autoConnect'>>;
 
 export const MAX_NAME_LENGTH = 100;
+
+/** The first 8 characters of a node id: enough to tell a person's devices apart on screen. */
+export function shortId(nodeId: string): string {
+  return nodeId.slice(0, 8);
+}

@@ -25,7 +25,7 @@ import {
 } from './errors';
 import { InvalidInviteError, checkInviteExpiry, parseInvite, verificationCode } from './invite';
 import { DEFAULT_INVITE_TTL_MS, InviteBook, type OpenInvite } from './invites';
-import { MAX_NAME_LENGTH, type Peer, type PeerState, type PeerUpdate } from './model';
+import { MAX_NAME_LENGTH, shortId, type Peer, type PeerState, type PeerUpdate } from './model';
 import { PeerLink, REASON_REMOVED, type LinkContext } from './peer-link';
 import {
   EMPTY_PEER_STATES,
@@ -114,7 +114,7 @@ function normalizeName(name: string): string {
 }
 
 function defaultName(nodeId: string): string {
-  return `Device ${nodeId.slice(0, 8)}`;
+  return `Device ${shortId(nodeId)}`;
 }
 
 function samePeers(a: readonly Peer[], b: readonly Peer[]): boolean {

@@ -219,12 +219,10 @@ export class PeerRepository {
     }
   }
 
-  /** Saves the peers (and, when given, the pairing lists), replacing only their keys. */
-  save(state: StoredState | readonly Peer[]): Promise<void> {
+  /** Saves the peers and the pairing lists, replacing only their keys. */
+  save(state: StoredState): Promise<void> {
     if (this.blocked) return Promise.reject(this.blocked);
-    this.latest = Array.isArray(state)
-      ? { peers: state as readonly Peer[], pendingRequests: this.latest?.pendingRequests ?? [], blockedDevices: this.latest?.blockedDevices ?? [] }
-      : (state as StoredState);
+    this.latest = state;
     if (!this.queued) {
       const write = this.tail.then(() => {
         this.queued = null;

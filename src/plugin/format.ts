@@ -1,8 +1,6 @@
 import type { PeerStatus } from '../core/model';
 
-export function shortId(nodeId: string): string {
-  return nodeId.slice(0, 8);
-}
+export { shortId } from '../core/model';
 
 export const STATUS_LABEL: Record<PeerStatus, string> = {
   disconnected: 'Disconnected',
