@@ -1,10 +1,11 @@
-import { Observable, ReplaySubject, Subject, defer, merge, take, type Observable as Obs } from 'rxjs';
+import { NEVER, Observable, ReplaySubject, Subject, defer, merge, take, type Observable as Obs } from 'rxjs';
 import { InvalidTicketError } from '../../src/core/errors';
 import type { PeerAddress } from '../../src/core/invite';
 import type {
   CloseKind,
   ConnectOptions,
   ConnectionDirection,
+  FrameStream,
   PeerConnection,
   PeerStorage,
   SyncEngine,
@@ -54,6 +55,15 @@ export class FakeConnection implements PeerConnection {
   /** The remote end went away. */
   drop(reason = 'connection lost'): void {
     this.ended.next(reason);
+  }
+
+  /** This fake carries no streams; sync specs use a connected in-memory pair instead. */
+  openStream(): Promise<FrameStream> {
+    return Promise.reject(new Error('FakeConnection carries no streams'));
+  }
+
+  incomingStreams(): Obs<FrameStream> {
+    return NEVER;
   }
 }
 

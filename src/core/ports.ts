@@ -46,6 +46,43 @@ export interface PeerConnection {
    * dialling device not to redial; `removed` that it was unpaired. Idempotent.
    */
   close(reason: string, kind?: CloseKind): void;
+  /**
+   * Opens a stream for a sub-protocol (a short tag such as `sync/1`) beside
+   * the control stream. Rejects when the connection has ended.
+   */
+  openStream(protocol: string): Promise<FrameStream>;
+  /**
+   * Streams the remote opened for `protocol`. Streams that arrive before
+   * anyone subscribes are held (a few, briefly) for the first subscriber;
+   * streams of a protocol nobody asks for are reset. Completes when the
+   * connection ends.
+   */
+  incomingStreams(protocol: string): Observable<FrameStream>;
+}
+
+/** The largest frame a FrameStream carries, in bytes. Larger payloads are split by their protocol. */
+export const MAX_STREAM_FRAME_BYTES = 1024 * 1024;
+
+/**
+ * One sub-protocol's bidirectional stream: ordered, reliable, framed. Bytes
+ * are pulled (`read`) and each `write` resolves only once the transport took
+ * the frame, so a slow side holds the fast one back instead of buffering
+ * without bound. That is why this port is promise-based rather than an
+ * Observable: an Observable pushes whether or not the consumer keeps up.
+ */
+export interface FrameStream {
+  /**
+   * The next frame, or null once the other side finished sending. Rejects
+   * when the stream or its connection broke, or a frame is over the limit.
+   * One read at a time: call again only after the previous one settled.
+   */
+  read(): Promise<Uint8Array | null>;
+  /** Sends one frame of at most MAX_STREAM_FRAME_BYTES. Resolves once the transport took it. */
+  write(frame: Uint8Array): Promise<void>;
+  /** This side sends nothing more; the other side's `read` then returns null. */
+  finish(): Promise<void>;
+  /** Abandons the stream both ways: pending and later reads and writes on both sides reject. Idempotent. */
+  reset(): void;
 }
 
 export type CloseKind = 'normal' | 'refused' | 'removed';
@@ -81,16 +118,30 @@ export interface Transport {
   readonly incoming$: Observable<PeerConnection>;
 }
 
+/** How far a catch-up or a burst of changes has come. */
+export interface SyncProgress {
+  readonly files: { readonly done: number; readonly total: number };
+  readonly bytes: { readonly done: number; readonly total: number };
+}
+
 export type SyncEvent =
+  /** A catch-up or a burst of changes began: the peer shows `syncing`. */
   | { readonly type: 'started' }
-  | { readonly type: 'progress'; readonly done: number; readonly total: number }
-  | { readonly type: 'finished' };
+  | ({ readonly type: 'progress' } & SyncProgress)
+  /** Everything needed is applied and stored; the peer is live again and `lastSyncAt` is set. */
+  | { readonly type: 'finished' }
+  /** Concurrent edits to a note were merged (every edit kept). `path` is relative to the synced folder. */
+  | { readonly type: 'merged'; readonly path: string }
+  /** Two versions of a file could not be merged: both are kept, one of them as `copy`. */
+  | { readonly type: 'conflict'; readonly path: string; readonly copy: string };
 
 export interface SyncEngine {
   /**
    * Sync over one connection. Cold: subscribing starts, unsubscribing aborts
-   * cleanly (a removed peer or a dropped connection). Completes after
-   * `finished`; errors if the sync failed.
+   * cleanly (a removed peer, a dropped connection, a shutdown) and leaves no
+   * partial file. Emits a `started` ... `finished` cycle for the catch-up
+   * and for each later burst of changes, and stays live in between; completes
+   * when the connection ends; errors if the sync failed.
    */
   syncWithPeer(connection: PeerConnection): Observable<SyncEvent>;
 }

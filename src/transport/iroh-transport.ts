@@ -4,7 +4,7 @@
  * particular no Endpoint `watch*` method is called (they abort the process).
  */
 import type * as Iroh from '@number0/iroh/index.js';
-import { Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
+import { NEVER, Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { InvalidTicketError, PeerRefusedError, VaultPeersError } from '../core/errors';
 import { InvalidInviteError, type PeerAddress } from '../core/invite';
@@ -13,6 +13,7 @@ import {
   type CloseKind,
   type ConnectOptions,
   type ConnectionDirection,
+  type FrameStream,
   type PeerConnection,
   type Transport,
 } from '../core/ports';
@@ -234,6 +235,14 @@ class IrohPeerConnection implements PeerConnection {
   traffic(): { datagrams: number; bytes: number } {
     const stats = this.raw.stats();
     return { datagrams: stats.udpTxDatagrams, bytes: stats.udpTxBytes };
+  }
+
+  openStream(): Promise<FrameStream> {
+    return Promise.reject(new VaultPeersError('Streams are not implemented yet.'));
+  }
+
+  incomingStreams(): Observable<FrameStream> {
+    return NEVER;
   }
 
   accept(): void {
