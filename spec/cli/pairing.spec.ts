@@ -3,7 +3,7 @@
  * headless peers in separate processes over real iroh on loopback.
  */
 import { encodeInvite, parseInvite } from '../../src/core/invite';
-import { REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/invites';
+import { REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
 import { HeadlessPeer, cli, eventually, headlessPeers, statusIs } from '../support/headless';
 
 jest.setTimeout(90_000);

@@ -1,15 +1,11 @@
 import { map } from 'rxjs';
+import { REASON_AWAITING_APPROVAL, REASON_NOT_PAIRED, REFUSED_CANCELLED_INVITE, REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
 import type { TestScheduler } from 'rxjs/testing';
 import {
   INVITE_MEMORY_MS,
   InviteBook,
-  REFUSED_CANCELLED_INVITE,
-  REFUSED_EXPIRED_INVITE,
-  REFUSED_UNKNOWN_INVITE,
-  REFUSED_USED_INVITE,
   type InviteState,
 } from '../../src/core/invites';
-import { REASON_AWAITING_APPROVAL, REASON_UNKNOWN_DEVICE } from '../../src/core/peer-manager';
 import { FakeConnection, fakeSecret } from '../support/fakes';
 import { harness, storedPeer } from '../support/manager-harness';
 import { newTestScheduler } from '../support/marbles';
@@ -161,7 +157,7 @@ describe('unknown devices under the ask policy (marbles)', () => {
       expect(events).toEqual(['pairing-requested']);
       expect(manager.getPendingRequests()).toEqual([]);
       expect(manager.getBlockedDevices()).toEqual([expect.objectContaining({ nodeId: 'p', name: 'Phone', refusals: 2 })]);
-      expect(attempts.slice(1).map((a) => a.closeReasons)).toEqual([[REASON_UNKNOWN_DEVICE], [REASON_UNKNOWN_DEVICE]]);
+      expect(attempts.slice(1).map((a) => a.closeReasons)).toEqual([[REASON_NOT_PAIRED], [REASON_NOT_PAIRED]]);
       expect(manager.admits('p')).toBe(false);
       expect(manager.getBlockedDevices()[0]?.refusals).toBe(3);
     });

@@ -1,7 +1,7 @@
 import { Observable, distinctUntilChanged, map } from 'rxjs';
+import { REASON_DUPLICATE, REASON_PAUSED, REASON_REMOVED, REASON_REPLACED } from '../../src/core/messages';
 import type { TestScheduler } from 'rxjs/testing';
 import { ConnectTimeoutError } from '../../src/core/errors';
-import { REASON_DUPLICATE, REASON_PAUSED, REASON_REMOVED, REASON_REPLACED } from '../../src/core/peer-link';
 import type { PeerConnection, SyncEvent } from '../../src/core/ports';
 import { FakeConnection } from '../support/fakes';
 import { harness, statusOf, storedPeer } from '../support/manager-harness';

@@ -1,7 +1,6 @@
 import { Observable, lastValueFrom, of, tap, throwError } from 'rxjs';
+import { REASON_REMOVED, REASON_REMOVED_BY_PEER, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
 import { parseInvite, verificationCode } from '../../src/core/invite';
-import { REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/invites';
-import { REASON_REMOVED_BY_PEER } from '../../src/core/ports';
 import {
   PeerRefusedError,
   InvalidPeerUpdateError,
@@ -12,7 +11,6 @@ import {
 } from '../../src/core/errors';
 import type { PeerState } from '../../src/core/model';
 import { PeerManager, type PeerManagerEvent } from '../../src/core/peer-manager';
-import { REASON_REMOVED } from '../../src/core/peer-link';
 import type { PeerConnection } from '../../src/core/ports';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret, fakeTicket } from '../support/fakes';
 import { LOCAL_ID, storedPeer } from '../support/manager-harness';

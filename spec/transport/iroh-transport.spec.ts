@@ -1,12 +1,11 @@
 import * as iroh from '@number0/iroh/index.js';
+import { REASON_NOT_PAIRED, REASON_SHUTTING_DOWN } from '../../src/core/messages';
 import { Subscription, firstValueFrom, tap, toArray } from 'rxjs';
 import { InvalidTicketError, VaultPeersError } from '../../src/core/errors';
 import type { PeerConnection } from '../../src/core/ports';
 import { encodeFrame, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
 import {
   IrohTransport,
-  REASON_NOT_PAIRED,
-  REASON_SHUTTING_DOWN,
   closeReasonText,
   generateSecretKey,
   irohErrorMessage,

@@ -1,6 +1,7 @@
 import { NEVER, asyncScheduler, distinctUntilChanged, map, skip, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { networkInterfaces } from 'node:os';
 import { VaultPeersError } from '../core/errors';
+import { MAX_NAME_LENGTH } from '../core/model';
 import { NO_SYNC } from '../core/no-sync';
 import { PeerManager } from '../core/peer-manager';
 import type { PeerConnection, Transport } from '../core/ports';
@@ -76,7 +77,7 @@ export async function openNode(options: PeerNodeOptions, online: boolean): Promi
   const key = await loadOrCreateKey(state, generateSecretKey);
   const deviceName = options.deviceName?.trim() || settings.deviceName || hostname();
   if (options.deviceName?.trim() && options.deviceName.trim() !== settings.deviceName) {
-    await updateSettings(state, { deviceName: options.deviceName.trim().slice(0, 100) });
+    await updateSettings(state, { deviceName: options.deviceName.trim().slice(0, MAX_NAME_LENGTH) });
   }
 
   let manager: PeerManager | null = null;

@@ -2,6 +2,7 @@ import { chmod, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { StorageError, errorMessage } from '../core/errors';
+import { MAX_NAME_LENGTH } from '../core/model';
 import { parsePeersDocument } from '../core/persistence';
 import type { PeerStorage } from '../core/ports';
 
@@ -87,7 +88,7 @@ export function settingsOf(document: Record<string, unknown>): HeadlessSettings 
   if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) return {};
   const { deviceName, port, unknownDevices } = settings as Record<string, unknown>;
   return {
-    ...(typeof deviceName === 'string' && deviceName.trim() ? { deviceName: deviceName.trim().slice(0, 100) } : {}),
+    ...(typeof deviceName === 'string' && deviceName.trim() ? { deviceName: deviceName.trim().slice(0, MAX_NAME_LENGTH) } : {}),
     ...(typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65_536 ? { port } : {}),
     ...(unknownDevices === 'reject' || unknownDevices === 'ask' ? { unknownDevices } : {}),
   };

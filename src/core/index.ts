@@ -1,6 +1,7 @@
 export * from './model';
 export * from './errors';
 export * from './ports';
+export * from './messages';
 export * from './store';
 export * from './backoff';
 export * from './tie-break';
@@ -12,8 +13,6 @@ export {
   PeerManager,
   DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_DIALS,
-  REASON_UNKNOWN_DEVICE,
-  REASON_AWAITING_APPROVAL,
   MAX_PENDING_REQUESTS,
 } from './peer-manager';
 export type { PeerManagerOptions, PeerManagerEvent, Joined } from './peer-manager';

@@ -4,6 +4,7 @@
  * character in the QR code's alphanumeric set, which makes the code smaller.
  * Pure code: the transport turns a PeerAddress into its own ticket.
  */
+import { fromHex, toHex } from './bytes';
 import { VaultPeersError } from './errors';
 
 /** Where a device can be reached: what a ticket holds, transport-neutral. */
@@ -111,13 +112,6 @@ function utf8Limited(text: string, max: number): Uint8Array {
   return bytes;
 }
 
-function hexToBytes(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
-}
-
-function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 function parseIpv6(text: string): number[] | null {
   const halves = text.split('::');
@@ -160,13 +154,13 @@ function encodeAddress(address: string): number[] | null {
 export function encodeInvite(payload: InvitePayload): string {
   const bytes: number[] = [FORMAT];
   if (/^[0-9a-f]{64}$/.test(payload.address.nodeId)) {
-    bytes.push(0x20, ...hexToBytes(payload.address.nodeId));
+    bytes.push(0x20, ...(fromHex(payload.address.nodeId) ?? []));
   } else {
     const id = utf8Limited(payload.address.nodeId, 64);
     bytes.push(id.length, ...id);
   }
   if (!/^[0-9a-f]{32}$/.test(payload.secret)) throw new RangeError('an invite secret is 16 bytes of hex');
-  bytes.push(...hexToBytes(payload.secret));
+  bytes.push(...(fromHex(payload.secret) ?? []));
   // Rounded down: a joiner may see it expire up to a second early, never late.
   const seconds = Math.floor(payload.expiresAt / 1000);
   bytes.push((seconds >>> 24) & 0xff, (seconds >>> 16) & 0xff, (seconds >>> 8) & 0xff, seconds & 0xff);
@@ -233,12 +227,12 @@ export function parseInvite(text: string): InvitePayload {
   const idTag = byte();
   let nodeId: string;
   try {
-    nodeId = idTag === 0x20 ? bytesToHex(take(32)) : decoder.decode(take(idTag));
+    nodeId = idTag === 0x20 ? toHex(take(32)) : decoder.decode(take(idTag));
   } catch {
     throw damaged();
   }
   if (nodeId.length === 0) throw damaged();
-  const secret = bytesToHex(take(16));
+  const secret = toHex(take(16));
   const e = take(4);
   const expiresAt = (((e[0]! << 24) >>> 0) + (e[1]! << 16) + (e[2]! << 8) + e[3]!) * 1000;
   let inviterName: string;

@@ -1,5 +1,6 @@
 import { BehaviorSubject, Subscription, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { encodeInvite, inviteLink, type PeerAddress } from './invite';
+import { REFUSED_CANCELLED_INVITE, REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from './messages';
 import type { Peer } from './model';
 
 export type InviteState =
@@ -22,11 +23,6 @@ export interface OpenInvite {
 
 export const DEFAULT_INVITE_TTL_MS = 10 * 60_000;
 
-export const REFUSED_UNKNOWN_INVITE =
-  'This invite is not valid on the other device: it was never issued there, or that device restarted since. Ask for a new one.';
-export const REFUSED_USED_INVITE = 'This invite was already used. Ask the other device for a new one.';
-export const REFUSED_EXPIRED_INVITE = 'This invite has expired. Ask the other device for a new one.';
-export const REFUSED_CANCELLED_INVITE = 'This invite was cancelled on the other device.';
 
 interface Entry {
   readonly state: BehaviorSubject<InviteState>;

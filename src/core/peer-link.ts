@@ -13,7 +13,8 @@ import { backoffWait, retryWithBackoff, type BackoffConfig } from './backoff';
 import { PeerRefusedError, errorMessage } from './errors';
 import type { PeerStatus } from './model';
 import type { LinkPatch } from './peer-states';
-import { REASON_REMOVED_BY_PEER, type CloseKind, type PeerConnection, type SyncEvent } from './ports';
+import { REASON_DISCONNECTED, REASON_DUPLICATE, REASON_PAUSED, REASON_REMOVED_BY_PEER, REASON_REPLACED } from './messages';
+import type { CloseKind, PeerConnection, SyncEvent } from './ports';
 import { preferredConnection, winningDirection } from './tie-break';
 
 /** What a link needs from its manager. */
@@ -42,12 +43,6 @@ export interface LinkContext {
  */
 type LinkMode = 'idle' | 'maintain' | 'paused';
 
-export const REASON_DISCONNECTED = 'The other device disconnected.';
-export const REASON_PAUSED = 'The other device has paused the connection with you.';
-export const REASON_REMOVED = 'The other device removed you.';
-export const REASON_DUPLICATE = 'A connection to this device is already open.';
-export const REASON_REPLACED = 'Replaced by a newer connection.';
-export const REASON_LOCAL_DISCONNECT = 'Disconnected on this device.';
 
 /**
  * One peer's connection supervisor: at most one current connection, one

@@ -26,7 +26,9 @@ import {
 import { InvalidInviteError, checkInviteExpiry, parseInvite, verificationCode } from './invite';
 import { DEFAULT_INVITE_TTL_MS, InviteBook, type OpenInvite } from './invites';
 import { MAX_NAME_LENGTH, shortId, type Peer, type PeerState, type PeerUpdate } from './model';
-import { PeerLink, REASON_REMOVED, type LinkContext } from './peer-link';
+import { PeerLink, type LinkContext } from './peer-link';
+import { toHex } from './bytes';
+import { REASON_AWAITING_APPROVAL, REASON_NOT_PAIRED, REASON_REMOVED, REASON_SHUTTING_DOWN } from './messages';
 import {
   EMPTY_PEER_STATES,
   withLinkChanged,
@@ -85,17 +87,13 @@ export type PeerManagerEvent =
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CONCURRENT_DIALS = 4;
-export const REASON_UNKNOWN_DEVICE = 'This device is not paired with the one it tried to reach.';
-/** Sent to peers when this device shuts down (they read it). */
-export const REASON_PEER_SHUTTING_DOWN = 'The other device is shutting down.';
-export const REASON_AWAITING_APPROVAL = 'Waiting for approval on the other device.';
 /** A hostile device could fill the list with made-up ids; past this many, requests are refused. */
 export const MAX_PENDING_REQUESTS = 50;
 
 function randomSecret(): string {
   const bytes = new Uint8Array(16);
   globalThis.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(bytes);
 }
 
 /** A name another device announced, made safe to store; empty when unusable. */
@@ -484,7 +482,7 @@ export class PeerManager {
     this.destroyed = true;
     this.subscriptions.unsubscribe();
     this.invites.destroy();
-    for (const link of this.links.values()) link.destroy(REASON_PEER_SHUTTING_DOWN);
+    for (const link of this.links.values()) link.destroy(REASON_SHUTTING_DOWN);
     this.links.clear();
     if (this.refusalsUnsaved) this.persist().catch(() => undefined);
     this.store.destroy();
@@ -548,14 +546,14 @@ export class PeerManager {
     }
     if (this.lists.snapshot.blocked.some((device) => device.nodeId === nodeId)) {
       this.countRefusal(nodeId);
-      connection.close(REASON_UNKNOWN_DEVICE, 'refused');
+      connection.close(REASON_NOT_PAIRED, 'refused');
       return;
     }
     if (this.policy === 'ask') {
       this.recordRequest(connection);
       return;
     }
-    this.refuse(connection, REASON_UNKNOWN_DEVICE);
+    this.refuse(connection, REASON_NOT_PAIRED);
   }
 
   private refuse(connection: PeerConnection, reason: string): void {
@@ -568,7 +566,7 @@ export class PeerManager {
     const nodeId = connection.remoteNodeId;
     if (this.lists.snapshot.blocked.some((device) => device.nodeId === nodeId)) {
       this.countRefusal(nodeId);
-      connection.close(REASON_UNKNOWN_DEVICE, 'refused');
+      connection.close(REASON_NOT_PAIRED, 'refused');
       return;
     }
     const redemption = this.invites.redeem(connection.inviteSecret ?? '');
@@ -588,7 +586,7 @@ export class PeerManager {
       async () => {
         const link = this.links.get(nodeId);
         if (!link || this.destroyed) {
-          connection.close(REASON_PEER_SHUTTING_DOWN);
+          connection.close(REASON_SHUTTING_DOWN);
           redemption.fail();
           return;
         }
@@ -613,7 +611,7 @@ export class PeerManager {
     const pending = this.lists.snapshot.pending;
     const existing = pending.find((r) => r.nodeId === nodeId);
     if (!existing && pending.length >= MAX_PENDING_REQUESTS) {
-      this.refuse(connection, REASON_UNKNOWN_DEVICE);
+      this.refuse(connection, REASON_NOT_PAIRED);
       return;
     }
     const request: PendingRequest = Object.freeze({

@@ -87,8 +87,6 @@ export interface FrameStream {
 
 export type CloseKind = 'normal' | 'refused' | 'removed';
 
-/** What a connection's closed$ says when the remote device removed this one. */
-export const REASON_REMOVED_BY_PEER = 'Removed by the other device. To sync again, pair with a fresh invite.';
 
 export interface ConnectOptions {
   /** Pair using an invite: the secret is presented and the dial succeeds only once the inviter accepts. */

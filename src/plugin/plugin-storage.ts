@@ -1,3 +1,4 @@
+import { toHex } from '../core/bytes';
 import { StorageError } from '../core/errors';
 import type { PeerStorage } from '../core/ports';
 
@@ -32,7 +33,7 @@ export class PluginDataStorage implements PeerStorage {
     if (!this.raw || !(await this.raw.files.exists(this.raw.path))) return null;
     const text = await this.raw.files.read(this.raw.path);
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-    const hash = Array.from(digest.slice(0, 6), (b) => b.toString(16).padStart(2, '0')).join('');
+    const hash = toHex(digest.slice(0, 6));
     const target = `${this.raw.path}.damaged-${hash}`;
     if (!(await this.raw.files.exists(target))) await this.raw.files.write(target, text);
     return target;

@@ -1,6 +1,7 @@
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import type { Subscription } from 'rxjs';
 import { combineLatest } from 'rxjs';
+import { MAX_NAME_LENGTH } from '../core/model';
 import type { PeerManager } from '../core/peer-manager';
 import { shortId } from './format';
 import { PeerRows, type PeerActions } from './peer-row';
@@ -40,7 +41,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
       .setDesc('Shown on the devices you pair with. Empty uses the vault name.')
       .addText((text) =>
         text.setValue(settings.deviceName).onChange((value) => {
-          void this.services.saveSettings({ deviceName: value.trim().slice(0, 100) });
+          void this.services.saveSettings({ deviceName: value.trim().slice(0, MAX_NAME_LENGTH) });
         }),
       );
 

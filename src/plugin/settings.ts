@@ -1,3 +1,4 @@
+import { MAX_NAME_LENGTH } from '../core/model';
 import type { UnknownDevicePolicy } from '../core/ports';
 import type { RelayModeSetting } from '../transport/iroh-transport';
 
@@ -27,7 +28,7 @@ export function readSettings(document: unknown): VaultPeersSettings {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return DEFAULT_SETTINGS;
   const { deviceName, unknownDevices, relayMode, bindPort } = raw as Record<string, unknown>;
   return {
-    deviceName: typeof deviceName === 'string' ? deviceName.trim().slice(0, 100) : DEFAULT_SETTINGS.deviceName,
+    deviceName: typeof deviceName === 'string' ? deviceName.trim().slice(0, MAX_NAME_LENGTH) : DEFAULT_SETTINGS.deviceName,
     unknownDevices: unknownDevices === 'ask' || unknownDevices === 'reject' ? unknownDevices : DEFAULT_SETTINGS.unknownDevices,
     relayMode: relayMode === 'default' || relayMode === 'disabled' ? relayMode : DEFAULT_SETTINGS.relayMode,
     bindPort:

@@ -8,8 +8,9 @@ import { NEVER, Observable, ReplaySubject, Subject, Subscription, interval } fro
 import { randomBytes } from 'node:crypto';
 import { InvalidTicketError, PeerRefusedError, VaultPeersError } from '../core/errors';
 import { InvalidInviteError, type PeerAddress } from '../core/invite';
+import { MAX_NAME_LENGTH } from '../core/model';
+import { REASON_NOT_PAIRED, REASON_REMOVED_BY_PEER, REASON_SHUTTING_DOWN } from '../core/messages';
 import {
-  REASON_REMOVED_BY_PEER,
   type CloseKind,
   type ConnectOptions,
   type ConnectionDirection,
@@ -84,8 +85,6 @@ function refusalError(text: string, code: bigint | null): VaultPeersError {
   return code === CLOSE_REFUSED || code === CLOSE_REMOVED || code === CLOSE_INCOMPATIBLE ? new PeerRefusedError(text) : new VaultPeersError(text);
 }
 
-export const REASON_NOT_PAIRED = 'This device is not paired with you.';
-export const REASON_SHUTTING_DOWN = 'The other device is shutting down.';
 
 const ALPN_BYTES = Array.from(Buffer.from(ALPN, 'utf8'));
 const NODE_ID = /^[0-9a-f]{64}$/;
@@ -513,7 +512,7 @@ export class IrohTransport implements Transport {
       const ours: Hello = {
         type: 'hello',
         version,
-        name: this.options.deviceName().slice(0, 100),
+        name: this.options.deviceName().slice(0, MAX_NAME_LENGTH),
         instance: this.instance,
         addresses: this.endpoint.addr().directAddresses().slice(0, 16),
         relay: this.endpoint.addr().relayUrl(),
