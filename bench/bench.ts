@@ -119,7 +119,7 @@ async function pairing(): Promise<number[]> {
       const invite = (await inviter.ask('invite', [], {})) as { text: string };
       const joiner = await localPeer(`Phone ${i}`);
       const pastedAt = performance.now();
-      await joiner.manager.joinWithInvite(invite.text);
+      await joiner.manager.pairing.joinWithInvite(invite.text);
       const joinerId = joiner.transport.nodeId;
       for (;;) {
         const list = (await inviter.ask('list')) as { peers: { nodeId: string; status: string }[] };
