@@ -10,6 +10,7 @@ import {
   map,
   merge,
   race,
+  skip,
   switchMap,
   take,
   tap,
@@ -82,9 +83,12 @@ function redialLoop(nodeId: string, entry$: Observable<PeerEntry>, context: Link
     if (!start || (start.mode !== 'dialing' && start.mode !== 'waiting')) return EMPTY;
     const now = (): number => scheduler.now();
     const plan = new RedialPlan(context.redial, context.random, start.droppedAt, now);
-    // A wait ends early when the state says to dial now (a command), or the network came back.
-    const dialNow$ = merge(entry$.pipe(filter((entry) => entry.link.mode === 'dialing')), context.redialTriggers$);
-    const urgent$ = entry$.pipe(filter((entry) => entry.link.mode === 'dialing' && entry.link.urgent));
+    // Changes from here on: the current entry may not show an update queued while it is delivered
+    // (a failure reported from inside a synchronous dial), so it must not end a wait by itself.
+    const changes$ = entry$.pipe(skip(1));
+    // A wait ends early when the state comes to say "dial now" (a command), or the network came back.
+    const dialNow$ = merge(changes$.pipe(filter((entry) => entry.link.mode === 'dialing')), context.redialTriggers$);
+    const urgent$ = changes$.pipe(filter((entry) => entry.link.mode === 'dialing' && entry.link.urgent));
 
     const firstWait$ =
       start.mode === 'waiting'
