@@ -1,5 +1,5 @@
 import { Observable, lastValueFrom, of, tap, throwError } from 'rxjs';
-import { REASON_REMOVED, REASON_REMOVED_BY_PEER, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
+import { REASON_PAUSED, REASON_REMOVED, REASON_REMOVED_BY_PEER } from '../../src/core/messages';
 import { parseInvite } from '../../src/core/pairing/invite-codec';
 import { verificationCode } from '../../src/core/pairing/verification-code';
 import {
@@ -10,7 +10,7 @@ import {
   StorageError,
   UnknownPeerError,
 } from '../../src/core/errors';
-import type { PeerState } from '../../src/core/model';
+import type { PeerState, PeerView } from '../../src/core/model';
 import { PeerManager, type PeerManagerEvent } from '../../src/core/peer-manager';
 import type { PeerConnection } from '../../src/core/ports';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret, fakeTicket } from '../support/fakes';
@@ -329,6 +329,58 @@ describe('PeerManager', () => {
       expect(seen).toEqual(['disconnected']);
       expect(completed).toBe(true);
       await manager.destroy();
+    });
+
+    it('peerViews$ and peerView$ show records, statuses, errors and sync progress, and no connection', async () => {
+      const progress = { files: { done: 1, total: 3 }, bytes: { done: 100, total: 300 } };
+      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
+      const syncEngine = new FakeSyncEngine(() => new Observable((s) => s.next({ type: 'progress', ...progress })));
+      const manager = await PeerManager.open({ transport, syncEngine, storage: MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')] }) });
+      const views: PeerView[][] = [];
+      manager.peerViews$.subscribe((list) => views.push(list));
+      const one: PeerView[] = [];
+      manager.peerView$('b').subscribe((view) => one.push(view));
+      await manager.connectToPeer('b');
+      const last = views.at(-1)!;
+      expect(last[0]).toEqual({ peer: storedPeer('b'), status: 'syncing', lastError: null, syncProgress: progress });
+      expect(Object.keys(last[0]!)).not.toContain('connection');
+      expect(Object.isFrozen(last[0])).toBe(true);
+      // The untouched peer's view is the same object in every list.
+      expect(new Set(views.map((list) => list[1])).size).toBe(1);
+      expect(one.map((view) => view.status)).toEqual(['disconnected', 'connecting', 'connected', 'syncing']);
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'syncing', syncProgress: progress });
+      await manager.destroy();
+    });
+  });
+
+  describe('disconnectAll', () => {
+    it('closes every connection and stops redialling; the peers stay', async () => {
+      const { manager, transport } = await open(MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')] }));
+      await manager.connectAll();
+      const connections = manager.getPeerStates().map((state) => state.connection as FakeConnection);
+      await manager.disconnectAll();
+      expect(connections.map((c) => c.closeReasons)).toEqual([[REASON_PAUSED], [REASON_PAUSED]]);
+      expect(manager.getPeerStates().map((state) => state.status)).toEqual(['disconnected', 'disconnected']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(transport.dialled).toEqual(['fake:b', 'fake:c']);
+      await manager.destroy();
+    });
+  });
+
+  describe('background problems', () => {
+    it('a failed background save is reported on events$, and the next change is saved', async () => {
+      const storage = MemoryStorage.with({ peers: [storedPeer('b')] });
+      const transport = new FakeTransport(LOCAL_ID, (nodeId) => of(new FakeConnection(nodeId, 'outgoing', { remoteTicket: 'fake:b ' })));
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, saveDelayMs: 1 });
+      const events: PeerManagerEvent[] = [];
+      manager.events$.subscribe((event) => events.push(event));
+      storage.failNextSave = new Error('disk full');
+      await manager.connectToPeer('b');
+      const deadline = Date.now() + 5_000;
+      while (!events.some((e) => e.type === 'problem') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(events).toContainEqual(expect.objectContaining({ type: 'problem', message: 'Saving the peers failed: disk full' }));
+      await manager.destroy();
+      expect((storage.document?.peers as { ticket: string }[])[0]?.ticket).toBe('fake:b ');
     });
   });
 
