@@ -245,6 +245,30 @@ describe('giving up (marbles)', () => {
     });
   });
 
+  it('keeps what another device said as lastError only once it is safe to show', () => {
+    scheduler.run((helpers) => {
+      const { cold, hot } = helpers;
+      const said = '\u001b]52;c;aGk=\u0007Go away\u202e';
+      const refused = cold<PeerConnection>('-#', undefined, new PeerRefusedError(said));
+      const dial = cold('-x');
+      const drops = hot<string>('5s x', { x: said });
+      let calls = 0;
+      const { manager } = harness(scheduler, {
+        peers: [storedPeer('a')],
+        dial: () => ((calls += 1) === 1 ? connectionsFrom(dial, 'a', () => drops) : refused),
+        options: { redial: { quickPhaseMs: 0 } },
+      });
+      const errors: (string | null)[] = [];
+      manager.peerState$('a').subscribe((state) => errors.push(state.lastError));
+      at(helpers, 'x', () => void manager.connectAll());
+      helpers.flush();
+      // The close reason (the drop) and the refusal (the redial) both arrive raw, and are kept safe.
+      expect(new Set(errors.filter((e) => e !== null))).toEqual(new Set([']52;c;aGk= Go away']));
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'disconnected', lastError: ']52;c;aGk= Go away' });
+      expect(calls).toBe(2);
+    });
+  });
+
   it('with maxDialRetries, gives up after that many retries and says why', () => {
     scheduler.run((helpers) => {
       const { cold, expectSubscriptions } = helpers;

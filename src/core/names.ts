@@ -13,10 +13,8 @@ export function defaultName(nodeId: string): string {
  */
 export function chosenName(name: string): string {
   const trimmed = name.trim();
-  if (trimmed.length === 0) throw new InvalidPeerUpdateError('A device name cannot be empty.');
-  if (trimmed.length > MAX_NAME_LENGTH) {
-    throw new InvalidPeerUpdateError(`A device name can be at most ${MAX_NAME_LENGTH} characters long.`);
-  }
+  if (trimmed.length === 0) throw InvalidPeerUpdateError.emptyName();
+  if (trimmed.length > MAX_NAME_LENGTH) throw InvalidPeerUpdateError.nameTooLong(MAX_NAME_LENGTH);
   return trimmed;
 }
 

@@ -209,7 +209,7 @@ export class PeerManager {
     const changes: { name?: string; autoConnect?: boolean } = {};
     if (updates.name !== undefined) changes.name = chosenName(updates.name);
     if (updates.autoConnect !== undefined) {
-      if (typeof updates.autoConnect !== 'boolean') throw new InvalidPeerUpdateError('autoConnect must be true or false.');
+      if (typeof updates.autoConnect !== 'boolean') throw InvalidPeerUpdateError.notABoolean('autoConnect');
       changes.autoConnect = updates.autoConnect;
     }
     this.dispatch({ type: 'changed', nodeId, changes });

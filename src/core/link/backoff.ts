@@ -9,8 +9,6 @@ export interface BackoffConfig {
   readonly random: () => number;
 }
 
-export const DEFAULT_BACKOFF: Omit<BackoffConfig, 'random'> = { baseMs: 1_000, capMs: 60_000 };
-
 /**
  * Exponential backoff with full jitter: a uniformly random delay between 0
  * and min(cap, base * 2^(attempt-1)). Full jitter keeps many devices that lost

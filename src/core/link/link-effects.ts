@@ -18,12 +18,22 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { PeerRefusedError, errorMessage } from '../errors';
+import { safeRemoteText } from '../remote-text';
 import { REASON_PAUSED, REASON_REMOVED, REASON_REPLACED, REASON_SHUTTING_DOWN } from '../messages';
 import type { CloseKind, PeerConnection, SyncEvent } from '../ports';
 import { retryWithBackoff } from './backoff';
 import type { DialLane } from './dial-limiter';
 import { connectionOf, isLive, isTrying, type LinkEvent, type PeerEntry } from './link-state';
 import { RedialPlan, type DropPacer, type RedialOptions } from './redial-schedule';
+
+/**
+ * Why a dial or a connection ended, fit to keep as lastError: it may carry
+ * text the other device chose (its close reason, a refusal), so control
+ * characters and bidi overrides go before any view or terminal shows it.
+ */
+function reasonOf(error: unknown): string {
+  return safeRemoteText(errorMessage(error), 300);
+}
 
 /** What a peer's effects need: the state to follow, and the ports to act on. */
 export interface LinkEffectsContext {
@@ -112,7 +122,7 @@ function redialLoop(nodeId: string, entry$: Observable<PeerEntry>, context: Link
         // A deliberate refusal will not change by asking again.
         isRetryable: (error) => !(error instanceof PeerRefusedError),
         onFailure: ({ error, retryInMs }) => {
-          if (retryInMs !== null) context.dispatch(nodeId, { type: 'dial-failed', reason: errorMessage(error), nextDialAt: now() + retryInMs });
+          if (retryInMs !== null) context.dispatch(nodeId, { type: 'dial-failed', reason: reasonOf(error), nextDialAt: now() + retryInMs });
         },
         skipWait$: dialNow$,
       }),
@@ -122,7 +132,7 @@ function redialLoop(nodeId: string, entry$: Observable<PeerEntry>, context: Link
       take(1),
       tap((connection) => context.offer(connection)),
       catchError((error: unknown) => {
-        const reason = errorMessage(error);
+        const reason = reasonOf(error);
         context.dispatch(nodeId, { type: 'gave-up', reason, refused: error instanceof PeerRefusedError });
         context.notify(nodeId, { type: 'gave-up', reason });
         return EMPTY;
@@ -137,8 +147,9 @@ function watch(nodeId: string, connection: PeerConnection, context: LinkEffectsC
   return new Observable<never>(() => {
     let ended = false;
     if (connection.direction === 'incoming') connection.accept?.();
-    const subscription = connection.closed$.pipe(take(1)).subscribe((reason) => {
+    const subscription = connection.closed$.pipe(take(1)).subscribe((said) => {
       ended = true;
+      const reason = reasonOf(said);
       context.dispatch(nodeId, { type: 'closed', connection, reason, at: context.scheduler.now() });
       context.notify(nodeId, { type: 'closed', reason });
     });
@@ -149,7 +160,7 @@ function watch(nodeId: string, connection: PeerConnection, context: LinkEffectsC
             context.dispatch(nodeId, { type: 'sync', connection, event, at: context.scheduler.now() });
             context.notify(nodeId, { type: 'sync', event });
           },
-          error: (error: unknown) => context.dispatch(nodeId, { type: 'sync-ended', connection, error: errorMessage(error) }),
+          error: (error: unknown) => context.dispatch(nodeId, { type: 'sync-ended', connection, error: reasonOf(error) }),
           complete: () => context.dispatch(nodeId, { type: 'sync-ended', connection }),
         }),
       );

@@ -44,8 +44,6 @@ export type LinkState =
   /** The peer turned this device away on purpose (`lastError` says why): no redial until someone asks. */
   | (Common & { readonly mode: 'refused' });
 
-export type LinkMode = LinkState['mode'];
-
 /** A peer in the store: its stored record and its link. */
 export interface PeerEntry {
   readonly peer: Peer;

@@ -28,7 +28,7 @@ export class InvalidInviteError extends VaultPeersError {
   }
 }
 
-export const INVITE_PREFIX = 'VP1';
+const INVITE_PREFIX = 'VP1';
 export const INVITE_LINK_PREFIX = 'obsidian://vault-peers?invite=';
 const FORMAT = 1;
 const MAX_NAME_BYTES = 60;
@@ -48,7 +48,7 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-export function crc32(bytes: Uint8Array): number {
+function crc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
