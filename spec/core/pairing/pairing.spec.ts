@@ -100,6 +100,24 @@ describe('pairing with invites', () => {
     expect(storage.document?.peers).toEqual([joined.peer]);
   });
 
+  it('joining a device already paired takes the name given and its fresh address; a failed save puts both back', async () => {
+    const { manager: host } = await inviter();
+    const first = host.pairing.createInvite().text;
+    const second = host.pairing.createInvite().text;
+    await host.destroy();
+    const transport = new FakeTransport('j', (nodeId) => of(new FakeConnection(nodeId, 'outgoing', { remoteTicket: 'fake:m ' })));
+    const storage = MemoryStorage.with({ peers: [storedPeer(LOCAL_ID, { name: 'Old name', ticket: 'fake:m' })] });
+    const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage });
+    storage.failNextSave = new Error('disk full');
+    await expect(manager.pairing.joinWithInvite(first, 'New name')).rejects.toThrow('disk full');
+    expect(manager.getPeers()).toEqual([storedPeer(LOCAL_ID, { name: 'Old name', ticket: 'fake:m' })]);
+    const joined = await manager.pairing.joinWithInvite(second, 'New name');
+    expect(joined.peer).toMatchObject({ name: 'New name', ticket: 'fake:m ' });
+    expect(manager.getPeers()).toHaveLength(1);
+    await manager.destroy();
+    expect(storage.document?.peers).toEqual([expect.objectContaining({ name: 'New name', ticket: 'fake:m ' })]);
+  });
+
   it('joining with a refused invite stores nothing and passes on the reason', async () => {
     const { manager: host } = await inviter();
     const text = host.pairing.createInvite().text;

@@ -104,7 +104,8 @@ function redialLoop(nodeId: string, entry$: Observable<PeerEntry>, context: Link
       start.mode === 'waiting'
         ? defer(() => {
             const due = Math.max(context.pacer.reserve(now()), now() + plan.firstDelay(start.unstableDrops));
-            if (due > now()) context.dispatch(nodeId, { type: 'dial-scheduled', nextDialAt: due });
+            if (due <= now()) return EMPTY;
+            context.dispatch(nodeId, { type: 'dial-scheduled', nextDialAt: due });
             return race(timer(due - now(), scheduler), dialNow$).pipe(take(1), ignoreElements());
           })
         : EMPTY;

@@ -194,7 +194,8 @@ export class Pairing {
       await this.host.saveNow();
     } catch (error) {
       connection.close(REASON_PAIRING_NOT_SAVED);
-      if (!known) this.host.forgetPeer(nodeId);
+      if (known) this.host.changePeer(nodeId, { ticket: known.ticket, name: known.name });
+      else this.host.forgetPeer(nodeId);
       throw error;
     }
     this.host.offer(connection);
