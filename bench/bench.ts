@@ -21,7 +21,8 @@ const log = (line: string): void => void process.stdout.write(`${line}\n`);
 /** The spec's literal policy, through the same core: a flat 10 s retry, no heartbeat. */
 const specPolicy = {
   transport: { heartbeatTimeoutMs: 600_000 },
-  manager: { backoff: { baseMs: 10_000, capMs: 10_000 }, random: () => 1 },
+  // Every drop counts as unstable, so each redial waits the flat 10 s: no quick phase, no immediate first redial.
+  manager: { backoff: { baseMs: 10_000, capMs: 10_000 }, random: () => 1, redial: { quickPhaseMs: 0, stableAfterMs: Number.POSITIVE_INFINITY } },
 };
 
 /**
@@ -119,7 +120,7 @@ async function pairing(): Promise<number[]> {
       const invite = (await inviter.ask('invite', [], {})) as { text: string };
       const joiner = await localPeer(`Phone ${i}`);
       const pastedAt = performance.now();
-      await joiner.manager.joinWithInvite(invite.text);
+      await joiner.manager.pairing.joinWithInvite(invite.text);
       const joinerId = joiner.transport.nodeId;
       for (;;) {
         const list = (await inviter.ask('list')) as { peers: { nodeId: string; status: string }[] };

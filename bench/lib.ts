@@ -36,7 +36,7 @@ export async function localPeer(
     deviceName: () => name,
     relayMode: 'disabled',
     bindAddress: '127.0.0.1:0',
-    acceptNode: (nodeId) => manager?.admits(nodeId) ?? false,
+    acceptNode: (nodeId) => manager?.pairing.mayConnectBeforeHello(nodeId) ?? false,
     ...options.transport,
   });
   manager = await PeerManager.open({ transport, syncEngine: NO_SYNC, storage: new MemoryStore(), deviceName: () => name, ...options.manager });

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -17,17 +17,51 @@ function importsOf(file: string): string[] {
 const root = join(__dirname, '..');
 
 describe('import direction', () => {
-  const core = sourceFiles(join(root, 'src/core'));
+  const coreDir = join(root, 'src/core');
+  const core = sourceFiles(coreDir);
+  /** Where inside src/core a file lives: '' for the shared root, or its sub-area ('link', 'pairing'). */
+  const areaOf = (file: string): string => {
+    const path = relative(coreDir, file);
+    return path.includes('/') ? path.split('/')[0]! : '';
+  };
+  /** The root files that put the sub-areas together; every other root file is shared by all. */
+  const composition = new Set(['peer-manager.ts', 'peer-links.ts']);
 
-  it('finds the core sources', () => {
+  it('finds the core sources, in the shared root and its two sub-areas', () => {
     expect(core.length).toBeGreaterThan(5);
+    expect(new Set(core.map(areaOf))).toEqual(new Set(['', 'link', 'pairing']));
   });
 
   it.each(core.map((file) => [relative(root, file), file]))('%s imports neither obsidian, iroh nor Node built-ins, nor anything outside core', (_name, file) => {
     for (const specifier of importsOf(file)) {
       expect(specifier).not.toMatch(/^(obsidian|@number0\/iroh|node:|fs$|path$|electron)/);
-      if (specifier.startsWith('.')) expect(specifier).toMatch(/^\.\/[^/]+$/);
+      if (specifier.startsWith('.')) expect(resolve(dirname(file), specifier).startsWith(coreDir)).toBe(true);
       else expect(['rxjs']).toContain(specifier);
     }
+  });
+
+  it.each(core.map((file) => [relative(root, file), file]))('%s keeps to its area: link and pairing do not import each other, shared files import neither', (_name, file) => {
+    const area = areaOf(file);
+    const isComposition = area === '' && composition.has(relative(coreDir, file));
+    for (const specifier of importsOf(file).filter((s) => s.startsWith('.'))) {
+      const target = areaOf(resolve(dirname(file), specifier) + '.ts');
+      if (isComposition) continue;
+      // A sub-area reaches the shared root and itself; a shared root file only the shared root.
+      expect([area, '']).toContain(target);
+      if (area === '') expect(target).toBe('');
+    }
+  });
+
+  it('the shared root does not import the composition files', () => {
+    for (const file of core.filter((f) => areaOf(f) === '' && !composition.has(relative(coreDir, f)))) {
+      for (const specifier of importsOf(file).filter((s) => s.startsWith('.'))) {
+        expect(composition.has(`${relative(coreDir, resolve(dirname(file), specifier))}.ts`)).toBe(false);
+      }
+    }
+  });
+
+  it('no core source is over 400 lines', () => {
+    const long = core.filter((file) => readFileSync(file, 'utf8').split('\n').length > 400).map((file) => relative(root, file));
+    expect(long).toEqual([]);
   });
 });

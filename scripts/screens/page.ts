@@ -5,7 +5,7 @@
  */
 import { Observable, of } from 'rxjs';
 import { PeerManager } from '../../src/core/peer-manager';
-import type { PeerAddress } from '../../src/core/invite';
+import type { PeerAddress } from '../../src/core/ports';
 import type { SyncEvent } from '../../src/core/ports';
 import { InviteModal } from '../../src/plugin/modals';
 import { VaultPeersSettingTab } from '../../src/plugin/settings-tab';

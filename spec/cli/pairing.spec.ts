@@ -2,7 +2,7 @@
  * Pairing with one-time invites and the unknown-device policy, between
  * headless peers in separate processes over real iroh on loopback.
  */
-import { encodeInvite, parseInvite } from '../../src/core/invite';
+import { encodeInvite, parseInvite } from '../../src/core/pairing/invite-codec';
 import { REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
 import { HeadlessPeer, cli, eventually, headlessPeers, statusIs } from '../support/headless';
 

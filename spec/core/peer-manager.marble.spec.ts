@@ -5,7 +5,7 @@ import { ConnectTimeoutError } from '../../src/core/errors';
 import type { PeerConnection, SyncEvent } from '../../src/core/ports';
 import { FakeConnection } from '../support/fakes';
 import { harness, statusOf, storedPeer } from '../support/manager-harness';
-import { newTestScheduler } from '../support/marbles';
+import { newTestScheduler, openAt } from '../support/marbles';
 
 type Helpers = Parameters<Parameters<TestScheduler['run']>[0]>[0];
 
@@ -251,8 +251,13 @@ describe('PeerManager timing (marbles)', () => {
       at(helpers, '-x', () => void manager.connectAll());
       for (const id of ['a', 'b', 'c', 'd']) expectSubscriptions(dials.get(id)!.subscriptions).toBe('-^--!');
       for (const id of ['e', 'f']) expectSubscriptions(dials.get(id)!.subscriptions).toBe('----^--!');
-      at(helpers, '--x', () => expect(manager.dialCounts).toEqual({ active: 4, queued: 2 }));
-      at(helpers, '--------x', () => expect(manager.dialCounts).toEqual({ active: 0, queued: 0 }));
+      // e and f wait for a slot, shown as connecting; their dials start when a slot frees up.
+      at(helpers, '--x', () => expect(manager.getPeerStates().map((s) => s.status)).toEqual(Array(6).fill('connecting')));
+      helpers.flush();
+      const logs = [...dials.values()].flatMap((dial) => dial.subscriptions);
+      expect(openAt(logs, 2)).toBe(4);
+      expect(openAt(logs, 8)).toBe(0);
+      expect(manager.getPeerStates().map((s) => s.status)).toEqual(Array(6).fill('connected'));
     });
   });
 

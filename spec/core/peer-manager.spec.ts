@@ -1,6 +1,7 @@
 import { Observable, lastValueFrom, of, tap, throwError } from 'rxjs';
-import { REASON_REMOVED, REASON_REMOVED_BY_PEER, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../../src/core/messages';
-import { parseInvite, verificationCode } from '../../src/core/invite';
+import { REASON_PAUSED, REASON_REMOVED, REASON_REMOVED_BY_PEER } from '../../src/core/messages';
+import { parseInvite } from '../../src/core/pairing/invite-codec';
+import { verificationCode } from '../../src/core/pairing/verification-code';
 import {
   PeerRefusedError,
   InvalidPeerUpdateError,
@@ -9,7 +10,7 @@ import {
   StorageError,
   UnknownPeerError,
 } from '../../src/core/errors';
-import type { PeerState } from '../../src/core/model';
+import type { PeerState, PeerView } from '../../src/core/model';
 import { PeerManager, type PeerManagerEvent } from '../../src/core/peer-manager';
 import type { PeerConnection } from '../../src/core/ports';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret, fakeTicket } from '../support/fakes';
@@ -258,124 +259,7 @@ describe('PeerManager', () => {
     });
   });
 
-  describe('pairing', () => {
-    async function inviter(storage = new MemoryStorage()) {
-      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
-      let n = 0;
-      const manager = await PeerManager.open({
-        transport,
-        syncEngine: new FakeSyncEngine(),
-        storage,
-        deviceName: () => 'Laptop',
-        newSecret: () => fakeSecret(`secret${(n += 1)}`),
-      });
-      return { manager, transport, storage };
-    }
-
-    it('an invite names this device and its address, and pairs the device that presents its secret', async () => {
-      const { manager, transport, storage } = await inviter();
-      const invite = manager.createInvite();
-      expect(parseInvite(invite.text)).toMatchObject({ inviterName: 'Laptop', address: { nodeId: LOCAL_ID }, secret: fakeSecret('secret1') });
-      const states: string[] = [];
-      const done = lastValueFrom(invite.state$.pipe(tap((s) => states.push(s.status))));
-      const joining = new FakeConnection('b', 'incoming', { inviteSecret: fakeSecret('secret1'), remoteName: 'Desktop', remoteTicket: 'fake:b' });
-      transport.incoming.next(joining);
-      const final = await done;
-      expect(states).toEqual(['waiting', 'joined']);
-      expect(final).toMatchObject({ status: 'joined', peer: { nodeId: 'b', name: 'Desktop' }, verificationCode: await verificationCode(LOCAL_ID, 'b') });
-      expect(joining.accepted).toBe(true);
-      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'connected', connection: joining });
-      expect(storage.document?.peers).toEqual([expect.objectContaining({ nodeId: 'b', name: 'Desktop', ticket: 'fake:b' })]);
-      await manager.destroy();
-    });
-
-    it('a wrong or reused secret is refused with the reason, and nothing is stored', async () => {
-      const { manager, transport, storage } = await inviter();
-      manager.createInvite();
-      const forged = new FakeConnection('x', 'incoming', { inviteSecret: fakeSecret('guess') });
-      transport.incoming.next(forged);
-      expect(forged.closeReasons).toEqual([REFUSED_UNKNOWN_INVITE]);
-      expect(forged.closeKinds).toEqual(['refused']);
-      transport.incoming.next(new FakeConnection('b', 'incoming', { inviteSecret: fakeSecret('secret1'), remoteName: 'Desktop' }));
-      const second = new FakeConnection('c', 'incoming', { inviteSecret: fakeSecret('secret1') });
-      transport.incoming.next(second);
-      expect(second.closeReasons).toEqual([REFUSED_USED_INVITE]);
-      await manager.destroy();
-      expect((storage.document?.peers as { nodeId: string }[]).map((p) => p.nodeId)).toEqual(['b']);
-    });
-
-    it('joining with an invite dials with its secret, stores the inviter under its name and shows the code', async () => {
-      const { manager: host } = await inviter();
-      const text = host.createInvite().text;
-      await host.destroy();
-      const transport = new FakeTransport('j', (nodeId) => of(new FakeConnection(nodeId, 'outgoing', { remoteName: 'Laptop (host)', remoteTicket: 'fake:m' })));
-      const storage = new MemoryStorage();
-      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage });
-      const joined = await manager.joinWithInvite(text);
-      expect(transport.presented).toEqual([fakeSecret('secret1')]);
-      expect(joined.peer).toMatchObject({ nodeId: LOCAL_ID, name: 'Laptop (host)', ticket: 'fake:m', autoConnect: true });
-      expect(joined.verificationCode).toBe(await verificationCode('j', LOCAL_ID));
-      expect(manager.getPeerStates()[0]?.status).toBe('connected');
-      await manager.destroy();
-      expect(storage.document?.peers).toEqual([joined.peer]);
-    });
-
-    it('joining with a refused invite stores nothing and passes on the reason', async () => {
-      const { manager: host } = await inviter();
-      const text = host.createInvite().text;
-      await host.destroy();
-      const transport = new FakeTransport('j', () => throwError(() => new PeerRefusedError(REFUSED_USED_INVITE)));
-      const storage = new MemoryStorage();
-      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage });
-      await expect(manager.joinWithInvite(text)).rejects.toThrow(REFUSED_USED_INVITE);
-      expect(manager.getPeers()).toEqual([]);
-      expect(storage.text).toBeNull();
-      await manager.destroy();
-    });
-
-    it('joining with an expired, damaged or own invite fails before dialling', async () => {
-      const { manager: host } = await inviter();
-      const text = host.createInvite({ ttlMs: -1_000 }).text;
-      const own = host.createInvite().text;
-      const transport = new FakeTransport('j', connectsAtOnce);
-      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage: new MemoryStorage() });
-      await expect(manager.joinWithInvite(text)).rejects.toMatchObject({ reason: 'expired' });
-      await expect(manager.joinWithInvite(`${text.slice(0, 20)}${text.slice(21)}`)).rejects.toMatchObject({ reason: 'damaged' });
-      await expect(host.joinWithInvite(own)).rejects.toThrow(/own invite/);
-      expect(transport.dialled).toEqual([]);
-      await Promise.all([manager.destroy(), host.destroy()]);
-    });
-
-    it('accepting a request stores the device and dials it', async () => {
-      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
-      const storage = new MemoryStorage();
-      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, unknownDevicePolicy: 'ask' });
-      transport.incoming.next(new FakeConnection('p', 'incoming', { remoteName: 'Phone', remoteTicket: 'fake:p' }));
-      expect(storage.document).toBeNull();
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(storage.document?.pendingRequests).toEqual([expect.objectContaining({ nodeId: 'p', name: 'Phone' })]);
-      await manager.acceptRequest('p');
-      expect(transport.dialled).toEqual(['fake:p']);
-      expect(manager.getPeerStates()[0]?.status).toBe('connected');
-      await manager.destroy();
-      expect(storage.document).toMatchObject({ pendingRequests: [], peers: [expect.objectContaining({ nodeId: 'p' })] });
-    });
-
-    it('pending requests and the block list survive a restart', async () => {
-      const storage = new MemoryStorage();
-      const transport = new FakeTransport(LOCAL_ID);
-      const first = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, unknownDevicePolicy: 'ask' });
-      transport.incoming.next(new FakeConnection('p', 'incoming', { remoteName: 'Phone' }));
-      transport.incoming.next(new FakeConnection('q', 'incoming', { remoteName: 'Tablet' }));
-      await first.blockDevice('q');
-      first.admits('q');
-      await first.destroy();
-      const second = await PeerManager.open({ transport: new FakeTransport(LOCAL_ID), syncEngine: new FakeSyncEngine(), storage });
-      expect(second.getPendingRequests().map((r) => r.name)).toEqual(['Phone']);
-      expect(second.getBlockedDevices()).toEqual([expect.objectContaining({ nodeId: 'q', name: 'Tablet', refusals: 1 })]);
-      await second.destroy();
-    });
-
+  describe('removal by the other device', () => {
     it('removing a connected peer tells it so; a peer told so stops redialling', async () => {
       const { manager } = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
       await manager.connectToPeer('b');
@@ -445,6 +329,58 @@ describe('PeerManager', () => {
       expect(seen).toEqual(['disconnected']);
       expect(completed).toBe(true);
       await manager.destroy();
+    });
+
+    it('peerViews$ and peerView$ show records, statuses, errors and sync progress, and no connection', async () => {
+      const progress = { files: { done: 1, total: 3 }, bytes: { done: 100, total: 300 } };
+      const transport = new FakeTransport(LOCAL_ID, connectsAtOnce);
+      const syncEngine = new FakeSyncEngine(() => new Observable((s) => s.next({ type: 'progress', ...progress })));
+      const manager = await PeerManager.open({ transport, syncEngine, storage: MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')] }) });
+      const views: PeerView[][] = [];
+      manager.peerViews$.subscribe((list) => views.push(list));
+      const one: PeerView[] = [];
+      manager.peerView$('b').subscribe((view) => one.push(view));
+      await manager.connectToPeer('b');
+      const last = views.at(-1)!;
+      expect(last[0]).toEqual({ peer: storedPeer('b'), status: 'syncing', lastError: null, syncProgress: progress });
+      expect(Object.keys(last[0]!)).not.toContain('connection');
+      expect(Object.isFrozen(last[0])).toBe(true);
+      // The untouched peer's view is the same object in every list.
+      expect(new Set(views.map((list) => list[1])).size).toBe(1);
+      expect(one.map((view) => view.status)).toEqual(['disconnected', 'connecting', 'connected', 'syncing']);
+      expect(manager.getPeerStates()[0]).toMatchObject({ status: 'syncing', syncProgress: progress });
+      await manager.destroy();
+    });
+  });
+
+  describe('disconnectAll', () => {
+    it('closes every connection and stops redialling; the peers stay', async () => {
+      const { manager, transport } = await open(MemoryStorage.with({ peers: [storedPeer('b'), storedPeer('c')] }));
+      await manager.connectAll();
+      const connections = manager.getPeerStates().map((state) => state.connection as FakeConnection);
+      await manager.disconnectAll();
+      expect(connections.map((c) => c.closeReasons)).toEqual([[REASON_PAUSED], [REASON_PAUSED]]);
+      expect(manager.getPeerStates().map((state) => state.status)).toEqual(['disconnected', 'disconnected']);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(transport.dialled).toEqual(['fake:b', 'fake:c']);
+      await manager.destroy();
+    });
+  });
+
+  describe('background problems', () => {
+    it('a failed background save is reported on events$, and the next change is saved', async () => {
+      const storage = MemoryStorage.with({ peers: [storedPeer('b')] });
+      const transport = new FakeTransport(LOCAL_ID, (nodeId) => of(new FakeConnection(nodeId, 'outgoing', { remoteTicket: 'fake:b ' })));
+      const manager = await PeerManager.open({ transport, syncEngine: new FakeSyncEngine(), storage, saveDelayMs: 1 });
+      const events: PeerManagerEvent[] = [];
+      manager.events$.subscribe((event) => events.push(event));
+      storage.failNextSave = new Error('disk full');
+      await manager.connectToPeer('b');
+      const deadline = Date.now() + 5_000;
+      while (!events.some((e) => e.type === 'problem') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(events).toContainEqual(expect.objectContaining({ type: 'problem', message: 'Saving the peers failed: disk full' }));
+      await manager.destroy();
+      expect((storage.document?.peers as { ticket: string }[])[0]?.ticket).toBe('fake:b ');
     });
   });
 

@@ -38,7 +38,7 @@ async function manager(storage = new MemoryStorage(), transport = new FakeTransp
 describe('the join modal', () => {
   it('checks the input as it is typed, with text a person can act on', async () => {
     const { manager: m } = await manager();
-    const invite = m.createInvite().text;
+    const invite = m.pairing.createInvite().text;
     expect(describeJoinInput('', parseFakeTicket, Date.now())).toEqual({ ok: false, message: '' });
     expect(describeJoinInput(invite, parseFakeTicket, Date.now())).toEqual({ ok: true, message: 'Invite from Laptop.' });
     expect(describeJoinInput(invite.slice(0, -3), parseFakeTicket, Date.now()).message).toMatch(/damaged/);
@@ -50,7 +50,7 @@ describe('the join modal', () => {
 
   it('enables Join only for a usable invite, joins, and shows the verification code', async () => {
     const { manager: host } = await manager();
-    const text = host.createInvite().text;
+    const text = host.pairing.createInvite().text;
     await host.destroy();
     const transport = new FakeTransport('j', (id) => of(new FakeConnection(id, 'outgoing', { remoteName: 'Laptop', remoteTicket: 'fake:m' })));
     const { manager: m } = await manager(new MemoryStorage(), transport);
@@ -77,7 +77,7 @@ describe('the join modal', () => {
 
   it('shows why joining failed and lets the person try again', async () => {
     const { manager: host } = await manager();
-    const text = host.createInvite().text;
+    const text = host.pairing.createInvite().text;
     await host.destroy();
     const transport = new FakeTransport('j', () => new (require('rxjs').Observable)((s: { error: (e: Error) => void }) => s.error(new InvalidTicketError('malformed', 'This invite was already used. Ask the other device for a new one.'))));
     const { manager: m } = await manager(new MemoryStorage(), transport);
@@ -161,7 +161,7 @@ describe('settings', () => {
     policy.value = 'ask';
     policy.dispatchEvent(new Event('change'));
     expect(settings).toMatchObject({ deviceName: 'Work laptop', unknownDevices: 'ask' });
-    expect(m.unknownDevicePolicy).toBe('ask');
+    expect(m.pairing.unknownDevicePolicy).toBe('ask');
     expect(el.querySelector('.vault-peers-requests')?.textContent).toContain('Phone (p) asks to pair');
     expect(el.querySelector('.vault-peers-blocked')?.textContent).toContain('3 requests refused');
     expect(el.querySelectorAll('.vault-peers-row')).toHaveLength(1);
@@ -171,8 +171,8 @@ describe('settings', () => {
     expect(m.getPeers().map((p) => p.nodeId)).toEqual(['b', 'p']);
     expect(el.querySelectorAll('.vault-peers-row')).toHaveLength(2);
     button('Unblock').click();
-    await until(() => m.getBlockedDevices().length === 0);
-    expect(m.getBlockedDevices()).toEqual([]);
+    await until(() => m.pairing.getBlockedDevices().length === 0);
+    expect(m.pairing.getBlockedDevices()).toEqual([]);
     tab.hide();
     await m.destroy();
   });

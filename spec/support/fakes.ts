@@ -1,16 +1,17 @@
 import { NEVER, Observable, ReplaySubject, Subject, defer, merge, take, type Observable as Obs } from 'rxjs';
 import { InvalidTicketError } from '../../src/core/errors';
-import type { PeerAddress } from '../../src/core/invite';
 import type {
   CloseKind,
   ConnectOptions,
   ConnectionDirection,
   FrameStream,
+  PeerAddress,
   PeerConnection,
   PeerStorage,
   SyncEngine,
   SyncEvent,
   Transport,
+  TransportRefusal,
 } from '../../src/core/ports';
 
 /** A connection whose end the spec controls: `drop()` now, or a marble stream given as `ends$`. */
@@ -76,6 +77,9 @@ export const fakeSecret = (label: string): string => Buffer.from(label.padEnd(16
 export class FakeTransport implements Transport {
   readonly incoming = new Subject<PeerConnection>();
   readonly incoming$ = this.incoming.asObservable();
+  /** Nodes a real transport would have turned away at its gate. */
+  readonly refused = new Subject<TransportRefusal>();
+  readonly refused$ = this.refused.asObservable();
   readonly dialled: string[] = [];
   /** The invite secret each dial presented, in order (undefined for plain dials). */
   readonly presented: (string | undefined)[] = [];

@@ -33,9 +33,11 @@ export function harness(
     dial?: (nodeId: string) => Observable<PeerConnection>;
     sync?: (connection: PeerConnection) => Observable<SyncEvent>;
     options?: Partial<PeerManagerOptions>;
+    /** This device's node id; LOCAL_ID ('m') unless given. */
+    localId?: string;
   } = {},
 ): Harness {
-  const transport = new FakeTransport(LOCAL_ID, setup.dial);
+  const transport = new FakeTransport(setup.localId ?? LOCAL_ID, setup.dial);
   const syncEngine = new FakeSyncEngine(setup.sync);
   const storage = new MemoryStorage();
   const manager = new PeerManager(

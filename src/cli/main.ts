@@ -9,8 +9,8 @@ import QRCode from 'qrcode';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import { shortId, type PeerState } from '../core/model';
 import type { PeerManager } from '../core/peer-manager';
-import { looksLikeInvite } from '../core/invite';
-import type { OpenInvite } from '../core/invites';
+import { looksLikeInvite } from '../core/pairing/invite-codec';
+import type { OpenInvite } from '../core/pairing/invite-book';
 import { lastValueFrom } from 'rxjs';
 import { updateSettings } from './state';
 import { askRunningPeer, controlPath, serveControl, type ControlRequest } from './control-socket';
@@ -181,7 +181,7 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
       const name = (request.options.name as string | undefined) ?? '';
       if (looksLikeInvite(arg)) {
         if (!node.online) throw new VaultPeersError('Joining with an invite needs the network.');
-        const joined = await manager.joinWithInvite(arg, name);
+        const joined = await manager.pairing.joinWithInvite(arg, name);
         return { nodeId: joined.peer.nodeId, name: joined.peer.name, verificationCode: joined.verificationCode };
       }
       const peer = await manager.addPeer(arg, name);
@@ -190,7 +190,7 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
     case 'invite': {
       if (request.options.ticket) return { ticket: await node.transport.generateTicket() };
       const ttl = typeof request.options.expires === 'string' ? parseDuration(request.options.expires) : undefined;
-      const invite = manager.createInvite(ttl === undefined ? {} : { ttlMs: ttl });
+      const invite = manager.pairing.createInvite(ttl === undefined ? {} : { ttlMs: ttl });
       const id = invite.text.slice(-12);
       openInvites.set(id, invite);
       // Kept a while after it ends so the waiting client still hears how; then forgotten even if no client asks.
@@ -211,32 +211,32 @@ async function edit(request: ControlRequest, node: OpenedNode): Promise<unknown>
       return { cancelled: true };
     }
     case 'pending':
-      return { policy: manager.unknownDevicePolicy, pending: manager.getPendingRequests(), blocked: manager.getBlockedDevices() };
+      return { policy: manager.pairing.unknownDevicePolicy, pending: manager.pairing.getPendingRequests(), blocked: manager.pairing.getBlockedDevices() };
     case 'accept': {
-      const request = findDevice(manager.getPendingRequests(), arg, 'pairing requests', 'pending');
-      const peer = await manager.acceptRequest(request.nodeId);
+      const request = findDevice(manager.pairing.getPendingRequests(), arg, 'pairing requests', 'pending');
+      const peer = await manager.pairing.acceptRequest(request.nodeId);
       return { nodeId: peer.nodeId, name: peer.name };
     }
     case 'ignore': {
-      const request = findDevice(manager.getPendingRequests(), arg, 'pairing requests', 'pending');
-      await manager.ignoreRequest(request.nodeId);
+      const request = findDevice(manager.pairing.getPendingRequests(), arg, 'pairing requests', 'pending');
+      await manager.pairing.ignoreRequest(request.nodeId);
       return { nodeId: request.nodeId, name: request.name };
     }
     case 'block': {
-      const candidates = [...manager.getPendingRequests(), ...manager.getPeers()];
+      const candidates = [...manager.pairing.getPendingRequests(), ...manager.getPeers()];
       const device = findDevice(candidates, arg, 'paired or asking devices', 'list');
-      await manager.blockDevice(device.nodeId);
+      await manager.pairing.blockDevice(device.nodeId);
       return { nodeId: device.nodeId, name: device.name };
     }
     case 'unblock': {
-      const device = findDevice(manager.getBlockedDevices(), arg, 'blocked devices', 'pending');
-      await manager.unblockDevice(device.nodeId);
+      const device = findDevice(manager.pairing.getBlockedDevices(), arg, 'blocked devices', 'pending');
+      await manager.pairing.unblockDevice(device.nodeId);
       return { nodeId: device.nodeId, name: device.name };
     }
     case 'policy': {
       if (arg !== 'reject' && arg !== 'ask') throw new UsageError('The policy is "reject" or "ask".');
       await updateSettings(node.state, { unknownDevices: arg });
-      manager.setUnknownDevicePolicy(arg);
+      manager.pairing.setUnknownDevicePolicy(arg);
       return { policy: arg };
     }
     case 'rename': {

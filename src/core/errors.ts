@@ -43,7 +43,20 @@ export class UnknownPeerError extends VaultPeersError {
   }
 }
 
-export class InvalidPeerUpdateError extends VaultPeersError {}
+/** A change a person asked for on a device (its name, auto-connect) is not valid. Nothing changed. */
+export class InvalidPeerUpdateError extends VaultPeersError {
+  static emptyName(): InvalidPeerUpdateError {
+    return new InvalidPeerUpdateError('A device name cannot be empty.');
+  }
+
+  static nameTooLong(max: number): InvalidPeerUpdateError {
+    return new InvalidPeerUpdateError(`A device name can be at most ${max} characters long.`);
+  }
+
+  static notABoolean(field: string): InvalidPeerUpdateError {
+    return new InvalidPeerUpdateError(`${field} must be true or false.`);
+  }
+}
 
 /** A dial did not finish within the connect timeout. */
 export class ConnectTimeoutError extends VaultPeersError {

@@ -27,3 +27,22 @@ export const REASON_DISCONNECTED = 'The other device disconnected.';
 export const REASON_SHUTTING_DOWN = 'The other device is shutting down.';
 export const REASON_DUPLICATE = 'A connection to this device is already open.';
 export const REASON_REPLACED = 'Replaced by a newer connection.';
+
+/* ---- a dial or a pairing that reached the wrong device ---- */
+
+/** Sent to a device that answered a dial on a stored ticket but is not the device it was saved for. */
+export const REASON_NOT_THIS_TICKETS_DEVICE = 'You are not the device this ticket was saved for.';
+/** Sent to a device that answered an invite's address but is not the device that made the invite. */
+export const REASON_NOT_THIS_INVITES_DEVICE = 'You are not the device this invite came from.';
+/** Sent to a joining device when the pairing could not be stored here. */
+export const REASON_PAIRING_NOT_SAVED = 'The other device could not save the pairing.';
+
+/** A peer's last error after its stored ticket led somewhere else. */
+export const TICKET_LEADS_ELSEWHERE = 'The stored ticket now leads to a different device. Pair this device again.';
+export const INVITE_LEADS_ELSEWHERE = 'The invite led to a different device than the one that made it. Ask for a new invite.';
+export const OWN_INVITE = "This is this device's own invite. Use it on the other device.";
+
+/** A peer's last error after its sync stopped with an error (the connection stays). */
+export function syncFailed(reason: string): string {
+  return `Sync failed: ${reason}`;
+}

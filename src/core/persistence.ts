@@ -1,37 +1,21 @@
-import { MAX_NAME_LENGTH, type Peer } from './model';
+import { MAX_NAME_LENGTH, type BlockedDevice, type Peer, type PendingRequest } from './model';
 import type { PeerStorage } from './ports';
 import { StorageError, errorMessage } from './errors';
 
-/** The spec's data.json: `{ peers: [...], settings: {...} }`, plus any keys others keep there. */
-export type PeersDocument = Record<string, unknown> & { peers?: unknown };
-
-/** A device that asked to pair under the `ask` policy and waits for a person's answer. */
-export interface PendingRequest {
-  readonly nodeId: string;
-  readonly name: string;
-  readonly ticket: string;
-  readonly requestedAt: string;
-}
-
-/** A device whose requests are refused without asking. */
-export interface BlockedDevice {
-  readonly nodeId: string;
-  readonly name: string;
-  readonly blockedAt: string;
-  /** Requests refused since it was blocked. */
-  readonly refusals: number;
-}
-
-/** Everything the manager keeps in the peers document. */
+/** Everything the manager keeps in the peers document (the spec's data.json, beside keys others keep there). */
 export interface StoredState {
   readonly peers: readonly Peer[];
   readonly pendingRequests: readonly PendingRequest[];
   readonly blockedDevices: readonly BlockedDevice[];
 }
 
+/** Whether two stored states hold the same entries (entries are immutable, so identity is enough). */
+export function sameStoredState(a: StoredState, b: StoredState): boolean {
+  const same = <T>(x: readonly T[], y: readonly T[]): boolean => x.length === y.length && x.every((item, i) => item === y[i]);
+  return same(a.peers, b.peers) && same(a.pendingRequests, b.pendingRequests) && same(a.blockedDevices, b.blockedDevices);
+}
+
 export interface LoadReport {
-  /** Where the damaged document was copied to, if it was damaged and the storage keeps backups. */
-  readonly backup?: string | null;
   readonly peers: Peer[];
   readonly pendingRequests: PendingRequest[];
   readonly blockedDevices: BlockedDevice[];
@@ -75,10 +59,10 @@ export function validatePeer(entry: unknown): Peer | string {
 
 function validatePending(entry: unknown): PendingRequest | null {
   if (!isRecord(entry)) return null;
-  const { nodeId, name, ticket, requestedAt } = entry;
+  const { nodeId, name, ticket, requestedAt, seen } = entry;
   if (!isNonEmptyString(nodeId, 256) || !isNonEmptyString(ticket) || typeof name !== 'string' || name.length > MAX_NAME_LENGTH) return null;
   if (!isIsoDate(requestedAt)) return null;
-  return Object.freeze({ nodeId, name, ticket, requestedAt });
+  return Object.freeze({ nodeId, name, ticket, requestedAt, seen: seen === true });
 }
 
 function validateBlocked(entry: unknown): BlockedDevice | null {
@@ -198,7 +182,6 @@ export class PeerRepository {
         pendingRequests: parsed.pendingRequests,
         blockedDevices: parsed.blockedDevices,
         problems: backup ? [`A copy of the file as it was is kept at ${backup}.`, ...parsed.problems] : parsed.problems,
-        backup,
       };
     } catch (error) {
       this.blocked =
@@ -206,7 +189,8 @@ export class PeerRepository {
           ? error
           : new StorageError(`The peers file could not be read (${errorMessage(error)}). Fix or move it away; it was not changed.`);
       const backup = await this.keepBackup();
-      return { peers: [], pendingRequests: [], blockedDevices: [], problems: [this.blocked.message], backup };
+      const problems = backup ? [this.blocked.message, `A copy of the file as it was is kept at ${backup}.`] : [this.blocked.message];
+      return { peers: [], pendingRequests: [], blockedDevices: [], problems };
     }
   }
 

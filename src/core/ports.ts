@@ -1,11 +1,18 @@
 import type { Observable } from 'rxjs';
-import type { PeerAddress } from './invite';
 
 /**
  * Ports the core depends on. Adapters (iroh, the Obsidian plugin, the headless
  * peer) implement them; specs fake them. Every asynchronous call is an
  * Observable so that marble specs can drive it in virtual time.
  */
+
+/** Where a device can be reached: what a ticket holds, transport-neutral (invites carry it). */
+export interface PeerAddress {
+  readonly nodeId: string;
+  /** `ip:port`, IPv6 in brackets. */
+  readonly addresses: readonly string[];
+  readonly relay: string | null;
+}
 
 /** Who opened a connection: this device (`outgoing`) or the remote one (`incoming`). */
 export type ConnectionDirection = 'outgoing' | 'incoming';
@@ -114,6 +121,16 @@ export interface Transport {
   connect(ticket: string, options?: ConnectOptions): Observable<PeerConnection>;
   /** Connections other devices opened to this one, already authenticated. */
   readonly incoming$: Observable<PeerConnection>;
+  /**
+   * Optional: nodes the transport turned away itself (its gate said no, or
+   * the handshake failed). The core counts a blocked device's attempts from it.
+   */
+  readonly refused$?: Observable<TransportRefusal>;
+}
+
+export interface TransportRefusal {
+  readonly nodeId: string;
+  readonly reason: string;
 }
 
 /** How far a catch-up or a burst of changes has come. */

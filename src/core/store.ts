@@ -1,6 +1,11 @@
-import { BehaviorSubject, distinctUntilChanged, map, shareReplay, type Observable } from 'rxjs';
+import { BehaviorSubject, Observable, Subscription, distinctUntilChanged, map, shareReplay, takeWhile } from 'rxjs';
 
 export type Updater<S> = (state: S) => S;
+
+interface Queued<S> {
+  readonly updater: Updater<S>;
+  readonly applied?: (state: S) => void;
+}
 
 /**
  * A BehaviorSubject holding immutable snapshots, changed only through pure
@@ -15,7 +20,7 @@ export type Updater<S> = (state: S) => S;
  */
 export class Store<S> {
   private readonly subject: BehaviorSubject<S>;
-  private readonly queue: Updater<S>[] = [];
+  private readonly queue: Queued<S>[] = [];
   private draining = false;
   private stopped = false;
   readonly state$: Observable<S>;
@@ -32,13 +37,14 @@ export class Store<S> {
     return this.subject.getValue();
   }
 
-  get destroyed(): boolean {
-    return this.stopped;
-  }
-
-  update(updater: Updater<S>): void {
+  /**
+   * Applies `updater`, now or, when asked from inside a subscriber, right after
+   * the update being delivered. `applied` is called with the resulting state
+   * once every subscriber has seen it: for a caller that acts on the outcome.
+   */
+  update(updater: Updater<S>, applied?: (state: S) => void): void {
     if (this.stopped) return;
-    this.queue.push(updater);
+    this.queue.push(applied ? { updater, applied } : { updater });
     if (this.draining) return;
     this.draining = true;
     try {
@@ -46,12 +52,13 @@ export class Store<S> {
         const previous = this.subject.getValue();
         let state: S;
         try {
-          state = next(previous);
+          state = next.updater(previous);
         } catch (error) {
           this.reportError(error);
           continue;
         }
         if (state !== previous && !this.stopped) this.subject.next(state);
+        next.applied?.(state);
       }
     } finally {
       this.draining = false;
@@ -73,4 +80,46 @@ export class Store<S> {
     this.queue.length = 0;
     this.subject.complete();
   }
+}
+
+/**
+ * Runs `effect` for each key of a map stream while the key is in the map:
+ * started when it appears, unsubscribed when it leaves or when the result is
+ * unsubscribed. `value$` replays the key's current value, emits its changes and
+ * completes when the key leaves. Errors of an effect are the effect's to handle.
+ */
+export function forEachKey<K, V>(
+  map$: Observable<ReadonlyMap<K, V>>,
+  effect: (key: K, value$: Observable<V>) => Observable<unknown>,
+): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    const running = new Map<K, Subscription>();
+    const source = map$.subscribe({
+      next: (current) => {
+        for (const [key, subscription] of running) {
+          if (current.has(key)) continue;
+          running.delete(key);
+          subscription.unsubscribe();
+        }
+        for (const key of current.keys()) {
+          if (running.has(key)) continue;
+          const value$ = map$.pipe(
+            map((latest) => latest.get(key)),
+            takeWhile((value): value is V => value !== undefined),
+            distinctUntilChanged(),
+          );
+          const subscription = new Subscription();
+          running.set(key, subscription);
+          subscription.add(effect(key, value$).subscribe({ error: (error: unknown) => subscriber.error(error) }));
+        }
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      source.unsubscribe();
+      for (const subscription of running.values()) subscription.unsubscribe();
+      running.clear();
+    };
+  });
 }

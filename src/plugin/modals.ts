@@ -2,8 +2,8 @@ import { Modal, type App } from 'obsidian';
 import QRCode from 'qrcode';
 import type { Subscription } from 'rxjs';
 import { VaultPeersError, errorMessage } from '../core/errors';
-import { checkInviteExpiry, looksLikeInvite, parseInvite } from '../core/invite';
-import type { OpenInvite } from '../core/invites';
+import { checkInviteExpiry, looksLikeInvite, parseInvite } from '../core/pairing/invite-codec';
+import type { OpenInvite } from '../core/pairing/invite-book';
 import type { PeerManager } from '../core/peer-manager';
 import { shortId } from './format';
 
@@ -25,7 +25,7 @@ export class InviteModal extends Modal {
     this.setTitle('Add a device');
     let invite: OpenInvite;
     try {
-      invite = this.manager.createInvite();
+      invite = this.manager.pairing.createInvite();
     } catch (error) {
       contentEl.createEl('p', { cls: 'vault-peers-error', text: errorMessage(error) });
       return;
@@ -156,7 +156,7 @@ export class JoinModal extends Modal {
 
   private async join(text: string): Promise<{ text: string; cls?: string }[]> {
     if (looksLikeInvite(text)) {
-      const joined = await this.manager.joinWithInvite(text);
+      const joined = await this.manager.pairing.joinWithInvite(text);
       return [
         { text: `Paired with ${joined.peer.name} (${shortId(joined.peer.nodeId)}).` },
         { text: 'Check that the other device shows the same code:' },

@@ -78,7 +78,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
           .setValue(settings.unknownDevices)
           .onChange((value) => {
             const policy = value === 'ask' ? 'ask' : 'reject';
-            manager?.setUnknownDevicePolicy(policy);
+            manager?.pairing.setUnknownDevicePolicy(policy);
             void this.services.saveSettings({ unknownDevices: policy });
           }),
       );
@@ -89,7 +89,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
     const list = containerEl.createDiv({ cls: 'vault-peers-list' });
     if (!manager) return;
     const rows = new PeerRows(list, this.services.actions, () => Date.now());
-    this.subscription = combineLatest([manager.peerStates$, manager.pendingRequests$, manager.blockedDevices$]).subscribe(
+    this.subscription = combineLatest([manager.peerStates$, manager.pairing.pendingRequests$, manager.pairing.blockedDevices$]).subscribe(
       ([states, pending, blockedDevices]) => {
         rows.update(states);
         if (states.length === 0) list.setAttr('data-empty', 'No devices are paired yet.');
@@ -98,16 +98,16 @@ export class VaultPeersSettingTab extends PluginSettingTab {
           new Setting(requests)
             .setName(`${request.name} (${shortId(request.nodeId)}) asks to pair`)
             .setDesc(`Since ${new Date(request.requestedAt).toLocaleString()}`)
-            .addButton((b) => b.setButtonText('Accept').setCta().onClick(() => void manager.acceptRequest(request.nodeId)))
-            .addButton((b) => b.setButtonText('Ignore').onClick(() => void manager.ignoreRequest(request.nodeId)))
-            .addButton((b) => b.setButtonText('Block').onClick(() => void manager.blockDevice(request.nodeId)));
+            .addButton((b) => b.setButtonText('Accept').setCta().onClick(() => void manager.pairing.acceptRequest(request.nodeId)))
+            .addButton((b) => b.setButtonText('Ignore').onClick(() => void manager.pairing.ignoreRequest(request.nodeId)))
+            .addButton((b) => b.setButtonText('Block').onClick(() => void manager.pairing.blockDevice(request.nodeId)));
         }
         blocked.empty();
         for (const device of blockedDevices) {
           new Setting(blocked)
             .setName(`Blocked: ${device.name || shortId(device.nodeId)}`)
             .setDesc(`${device.refusals} request${device.refusals === 1 ? '' : 's'} refused since ${new Date(device.blockedAt).toLocaleDateString()}`)
-            .addButton((b) => b.setButtonText('Unblock').onClick(() => void manager.unblockDevice(device.nodeId)));
+            .addButton((b) => b.setButtonText('Unblock').onClick(() => void manager.pairing.unblockDevice(device.nodeId)));
         }
       },
     );

@@ -7,7 +7,7 @@ import type * as Iroh from '@number0/iroh/index.js';
 import { NEVER, Observable, ReplaySubject, Subject, Subscription, interval } from 'rxjs';
 import { randomBytes } from 'node:crypto';
 import { InvalidTicketError, PeerRefusedError, VaultPeersError } from '../core/errors';
-import { InvalidInviteError, type PeerAddress } from '../core/invite';
+import { InvalidInviteError } from '../core/pairing/invite-codec';
 import { MAX_NAME_LENGTH } from '../core/model';
 import { REASON_NOT_PAIRED, REASON_REMOVED_BY_PEER, REASON_SHUTTING_DOWN } from '../core/messages';
 import {
@@ -15,6 +15,7 @@ import {
   type ConnectOptions,
   type ConnectionDirection,
   type FrameStream,
+  type PeerAddress,
   type PeerConnection,
   type Transport,
 } from '../core/ports';

@@ -1,7 +1,8 @@
 import { BehaviorSubject, Subscription, timer, type Observable, type SchedulerLike } from 'rxjs';
-import { encodeInvite, inviteLink, type PeerAddress } from './invite';
-import { REFUSED_CANCELLED_INVITE, REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from './messages';
-import type { Peer } from './model';
+import { REFUSED_CANCELLED_INVITE, REFUSED_EXPIRED_INVITE, REFUSED_UNKNOWN_INVITE, REFUSED_USED_INVITE } from '../messages';
+import type { Peer } from '../model';
+import type { PeerAddress } from '../ports';
+import { encodeInvite, inviteLink } from './invite-codec';
 
 export type InviteState =
   | { readonly status: 'waiting' }
@@ -23,28 +24,28 @@ export interface OpenInvite {
 
 export const DEFAULT_INVITE_TTL_MS = 10 * 60_000;
 
+/**
+ * How long after it ended (expired, cancelled, used) an invite's secret is
+ * still recognised, so that a late or second use hears why it is refused
+ * rather than a bare "not paired".
+ */
+export const INVITE_MEMORY_MS = 10 * 60_000;
 
 interface Entry {
   readonly state: BehaviorSubject<InviteState>;
-  readonly expiry: Subscription;
-  readonly expiresAt: number;
+  /** The expiry timer while open, then the timer that forgets the ended invite. */
+  timer: Subscription;
+  /** Redeemed: its device is being stored. It can no longer expire or be cancelled. */
   used: boolean;
-  finished: boolean;
 }
-
-/**
- * How long after its expiry an invite is still recognised, so that a late or
- * second use hears why it is refused rather than a bare "not paired".
- */
-export const INVITE_MEMORY_MS = 10 * 60_000;
 
 export type Redemption =
   | { readonly ok: true; complete(peer: Peer, verificationCode: string): void; fail(): void }
   | { readonly ok: false; readonly reason: string };
 
 /**
- * The invites this device has open. Each is used at most once; expiry runs on
- * the scheduler so specs can check it to the millisecond.
+ * The invites this device has shown. Each is used at most once; expiry and
+ * forgetting run on the scheduler so specs can check them to the millisecond.
  */
 export class InviteBook {
   private readonly entries = new Map<string, Entry>();
@@ -54,39 +55,15 @@ export class InviteBook {
     private readonly newSecret: () => string,
   ) {}
 
-  /** Invites still waiting for their device. */
-  get openCount(): number {
-    let count = 0;
-    for (const entry of this.entries.values()) if (entry.state.getValue().status === 'waiting' && !entry.used) count += 1;
-    return count;
-  }
-
-  /**
-   * True while any invite is open or recently ended: devices presenting one
-   * must be let through to hear the answer. Forgets invites long past expiry.
-   */
-  get expectingDevices(): boolean {
-    const now = this.scheduler.now();
-    for (const [secret, entry] of this.entries) {
-      if (entry.expiresAt + INVITE_MEMORY_MS <= now) this.entries.delete(secret);
-    }
-    return this.entries.size > 0;
-  }
-
   create(address: PeerAddress, inviterName: string, ttlMs = DEFAULT_INVITE_TTL_MS): OpenInvite {
     const secret = this.newSecret();
     const expiresAt = this.scheduler.now() + ttlMs;
     const state = new BehaviorSubject<InviteState>({ status: 'waiting' });
-    const entry: Entry = {
-      state,
-      expiresAt,
-      used: false,
-      finished: false,
-      expiry: timer(ttlMs, this.scheduler).subscribe(() => {
-        if (!entry.used) this.finish(entry, { status: 'expired' });
-      }),
-    };
+    const entry: Entry = { state, timer: Subscription.EMPTY, used: false };
     this.entries.set(secret, entry);
+    entry.timer = timer(Math.max(0, ttlMs), this.scheduler).subscribe(() => {
+      if (!entry.used) this.end(secret, { status: 'expired' });
+    });
     const text = encodeInvite({ address, secret, expiresAt, inviterName });
     return {
       text,
@@ -94,9 +71,19 @@ export class InviteBook {
       expiresAt,
       state$: state.asObservable(),
       cancel: () => {
-        if (state.getValue().status === 'waiting' && !entry.used) this.finish(entry, { status: 'cancelled' });
+        if (!entry.used) this.end(secret, { status: 'cancelled' });
       },
     };
+  }
+
+  /** Whether a secret belongs to an invite that is open or ended less than INVITE_MEMORY_MS ago. No side effects. */
+  recognises(secret: string): boolean {
+    return this.entries.has(secret);
+  }
+
+  /** Whether any invite is open or ended less than INVITE_MEMORY_MS ago. No side effects. */
+  get recognisesAny(): boolean {
+    return this.entries.size > 0;
   }
 
   /** Takes a secret a connecting device presented: the first valid use wins, every other is refused. */
@@ -110,23 +97,24 @@ export class InviteBook {
     entry.used = true;
     return {
       ok: true,
-      complete: (peer, verificationCode) => this.finish(entry, { status: 'joined', peer, verificationCode }),
+      complete: (peer, verificationCode) => this.end(secret, { status: 'joined', peer, verificationCode }),
       // Storing the new peer failed: the invite stays used (its secret was shown), and says so.
-      fail: () => this.finish(entry, { status: 'cancelled' }),
+      fail: () => this.end(secret, { status: 'cancelled' }),
     };
   }
 
-  /** Cancels every open invite. */
+  /** Cancels every open invite and forgets them all: no timer is left. */
   destroy(): void {
-    for (const entry of this.entries.values()) {
-      if (entry.state.getValue().status === 'waiting') this.finish(entry, { status: 'cancelled' });
-    }
+    for (const secret of [...this.entries.keys()]) this.end(secret, { status: 'cancelled' });
+    for (const entry of this.entries.values()) entry.timer.unsubscribe();
+    this.entries.clear();
   }
 
-  private finish(entry: Entry, state: InviteState): void {
-    entry.expiry.unsubscribe();
-    if (entry.finished) return;
-    entry.finished = true;
+  private end(secret: string, state: InviteState): void {
+    const entry = this.entries.get(secret);
+    if (!entry || entry.state.getValue().status !== 'waiting') return;
+    entry.timer.unsubscribe();
+    entry.timer = timer(INVITE_MEMORY_MS, this.scheduler).subscribe(() => this.entries.delete(secret));
     entry.state.next(state);
     entry.state.complete();
   }

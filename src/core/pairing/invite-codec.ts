@@ -1,19 +1,12 @@
 /**
- * One-time invites: a ticket's worth of address, a one-time secret, an expiry
- * and the inviter's name, in one short string. Uppercase base32 keeps every
- * character in the QR code's alphanumeric set, which makes the code smaller.
- * Pure code: the transport turns a PeerAddress into its own ticket.
+ * The invite codec: a ticket's worth of address, a one-time secret, an expiry
+ * and the inviter's name, to and from one short string. Uppercase base32 keeps
+ * every character in the QR code's alphanumeric set, which makes the code
+ * smaller. Pure code: the transport turns a PeerAddress into its own ticket.
  */
-import { fromHex, toHex } from './bytes';
-import { VaultPeersError } from './errors';
-
-/** Where a device can be reached: what a ticket holds, transport-neutral. */
-export interface PeerAddress {
-  readonly nodeId: string;
-  /** `ip:port`, IPv6 in brackets. */
-  readonly addresses: readonly string[];
-  readonly relay: string | null;
-}
+import { fromHex, toHex } from '../bytes';
+import { VaultPeersError } from '../errors';
+import type { PeerAddress } from '../ports';
 
 export interface InvitePayload {
   readonly address: PeerAddress;
@@ -35,7 +28,7 @@ export class InvalidInviteError extends VaultPeersError {
   }
 }
 
-export const INVITE_PREFIX = 'VP1';
+const INVITE_PREFIX = 'VP1';
 export const INVITE_LINK_PREFIX = 'obsidian://vault-peers?invite=';
 const FORMAT = 1;
 const MAX_NAME_BYTES = 60;
@@ -55,7 +48,7 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-export function crc32(bytes: Uint8Array): number {
+function crc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
@@ -270,17 +263,4 @@ export function checkInviteExpiry(invite: InvitePayload, now: number): void {
   if (now < invite.expiresAt) return;
   const at = new Date(invite.expiresAt).toISOString().slice(11, 16);
   throw new InvalidInviteError('expired', `This invite expired at ${at} UTC. Ask the other device for a new one.`);
-}
-
-/**
- * A short code both devices show after pairing, so a person can check they
- * paired with each other: six digits from SHA-256 over both node ids, in an
- * order both sides agree on.
- */
-export async function verificationCode(nodeIdA: string, nodeIdB: string): Promise<string> {
-  const [first, second] = [nodeIdA, nodeIdB].sort();
-  const digest = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', encoder.encode(`vault-peers/verify/${first}/${second}`)));
-  const number = ((digest[0]! << 24) >>> 0) + (digest[1]! << 16) + (digest[2]! << 8) + digest[3]!;
-  const digits = String(number % 1_000_000).padStart(6, '0');
-  return `${digits.slice(0, 3)} ${digits.slice(3)}`;
 }

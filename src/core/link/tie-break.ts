@@ -1,4 +1,4 @@
-import type { ConnectionDirection, PeerConnection } from './ports';
+import type { ConnectionDirection, PeerConnection } from '../ports';
 
 /**
  * Two connections to the same peer: which one both ends keep.

@@ -1,16 +1,10 @@
 import fc from 'fast-check';
 import { Observable } from 'rxjs';
-import {
-  ConcurrencyLimiter,
-  attemptTimeout,
-  fullJitterDelay,
-  retryWithBackoff,
-  type BackoffConfig,
-} from '../../src/core/backoff';
-import { ConnectTimeoutError } from '../../src/core/errors';
-import { newTestScheduler } from '../support/marbles';
+import { fullJitterDelay, retryWithBackoff, type BackoffConfig, type Failure } from '../../../src/core/link/backoff';
+import { newTestScheduler } from '../../support/marbles';
 
 const ceiling: BackoffConfig = { baseMs: 1_000, capMs: 60_000, random: () => 1 };
+const exponential = (config: BackoffConfig) => (attempt: number) => fullJitterDelay(attempt, config);
 
 describe('fullJitterDelay', () => {
   it('doubles from the base up to the cap', () => {
@@ -45,7 +39,7 @@ describe('retryWithBackoff (marbles)', () => {
     scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const dial = cold('-#');
       const backoff = { baseMs: 1_000, capMs: 4_000, random: () => 1 };
-      const result = dial.pipe(retryWithBackoff({ backoff, scheduler: scheduler }));
+      const result = dial.pipe(retryWithBackoff({ delay: exponential(backoff), scheduler }));
       expectObservable(result, '^ 20s !').toBe('');
       expectSubscriptions(dial.subscriptions).toBe([
         '^!',
@@ -70,7 +64,7 @@ describe('retryWithBackoff (marbles)', () => {
         return (call === 3 ? connectsThenDrops : dial).subscribe(subscriber);
       });
       const backoff = { baseMs: 1_000, capMs: 60_000, random: () => 1 };
-      const result = source.pipe(retryWithBackoff({ backoff, scheduler: scheduler }));
+      const result = source.pipe(retryWithBackoff({ delay: exponential(backoff), scheduler }));
       // fail at 1, retry at 1001 (1 s), fail at 1002, retry at 3002 (2 s), connect at 3003,
       // drop at 3004: the count was reset, so the wait is 1 s again, not 4 s.
       expectObservable(result, '^ 4100ms !').toBe('3003ms a');
@@ -84,86 +78,75 @@ describe('retryWithBackoff (marbles)', () => {
       const dial = cold('-#');
       const skip = hot('500ms s');
       const backoff = { baseMs: 1_000, capMs: 60_000, random: () => 1 };
-      const result = dial.pipe(retryWithBackoff({ backoff, scheduler: scheduler, skipWait$: skip }));
+      const result = dial.pipe(retryWithBackoff({ delay: exponential(backoff), scheduler, skipWait$: skip }));
       expectObservable(result, '^ 5s !').toBe('');
       // fail at 1, skip at 500 -> redial at 500, fail at 501, attempt 2 waits 2 s -> 2501, fail 2502, 4 s -> 6502
       expectSubscriptions(dial.subscriptions).toBe(['^!', '500ms ^!', '2501ms ^!']);
     });
   });
 
-  it('completes instead of retrying when shouldRetry says no, and reports each failure', () => {
-    const scheduler = newTestScheduler();
-    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const dial = cold('-#', undefined, new Error('refused'));
-      const failures: string[] = [];
-      const result = dial.pipe(
-        retryWithBackoff({
-          backoff: ceiling,
-          scheduler: scheduler,
-          onRetry: (error, attempt) => failures.push(`${attempt}:${(error as Error).message}`),
-          shouldRetry: (_error, attempt) => attempt < 2,
-        }),
-      );
-      expectObservable(result).toBe('1002ms |');
-      expectSubscriptions(dial.subscriptions).toBe(['^!', '1001ms ^!']);
-    });
-  });
-});
-
-describe('attemptTimeout (marbles)', () => {
-  it('fails an attempt that has not emitted in time with a ConnectTimeoutError', () => {
-    const scheduler = newTestScheduler();
-    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const dial = cold('-- 20s a');
-      expectObservable(dial.pipe(attemptTimeout(10_000, scheduler))).toBe(
-        '10s #',
-        undefined,
-        new ConnectTimeoutError(10_000),
-      );
-      expectSubscriptions(dial.subscriptions).toBe('^ 9999ms !');
-    });
-  });
-
-  it('lets an attempt through that emits in time', () => {
+  it('tells onFailure of every failure, with the wait before the next attempt', () => {
     const scheduler = newTestScheduler();
     scheduler.run(({ cold, expectObservable }) => {
-      expectObservable(cold('5s a|').pipe(attemptTimeout(10_000, scheduler))).toBe('5s a|');
+      const dial = cold('-#', undefined, new Error('timed out'));
+      const failures: Failure[] = [];
+      const result = dial.pipe(
+        retryWithBackoff({ delay: exponential({ ...ceiling, capMs: 2_000 }), scheduler, onFailure: (failure) => failures.push(failure) }),
+      );
+      expectObservable(result, '^ 4s !').toBe('');
+      scheduler.flush();
+      expect(failures.map((f) => [f.attempt, f.retryInMs, (f.error as Error).message])).toEqual([
+        [1, 1_000, 'timed out'],
+        [2, 2_000, 'timed out'],
+        [3, 2_000, 'timed out'],
+      ]);
+    });
+  });
+
+  it('rethrows an error that retrying cannot fix at once, and tells onFailure it gave up', () => {
+    const scheduler = newTestScheduler();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const refused = new Error('refused on purpose');
+      const lost = new Error('lost');
+      const first = cold<string>('-#', undefined, lost);
+      const second = cold<string>('-#', undefined, refused);
+      let call = 0;
+      const dial = new Observable<string>((subscriber) => ((call += 1) === 1 ? first : second).subscribe(subscriber));
+      const failures: Failure[] = [];
+      const result = dial.pipe(
+        retryWithBackoff({
+          delay: exponential(ceiling),
+          scheduler,
+          isRetryable: (error) => error !== refused,
+          onFailure: (failure) => failures.push(failure),
+        }),
+      );
+      // lost at 1, retried at 1001, refused at 1002: rethrown, not completed.
+      expectObservable(result).toBe('1002ms #', undefined, refused);
+      scheduler.flush();
+      expect(call).toBe(2);
+      expect(failures.map((f) => [f.attempt, f.retryInMs, f.error])).toEqual([
+        [1, 1_000, lost],
+        [2, null, refused],
+      ]);
+      expectSubscriptions(first.subscriptions).toBe('^!');
+      expectSubscriptions(second.subscriptions).toBe('1001ms ^!');
+    });
+  });
+
+  it('gives up after `count` retries, rethrowing the last error', () => {
+    const scheduler = newTestScheduler();
+    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const error = new Error('unreachable');
+      const dial = cold('-#', undefined, error);
+      const given: (number | null)[] = [];
+      const result = dial.pipe(
+        retryWithBackoff({ delay: () => 1_000, scheduler, count: 2, onFailure: (failure) => given.push(failure.retryInMs) }),
+      );
+      expectObservable(result).toBe('2003ms #', undefined, error);
+      expectSubscriptions(dial.subscriptions).toBe(['^!', '1001ms ^!', '2002ms ^!']);
+      scheduler.flush();
+      expect(given).toEqual([1_000, 1_000, null]);
     });
   });
 });
-
-describe('ConcurrencyLimiter (marbles)', () => {
-  it('runs at most N at once; the rest start in order as slots free up', () => {
-    const scheduler = newTestScheduler();
-    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const limiter = new ConcurrencyLimiter(2);
-      const dials = [cold('---a|'), cold('-----b|'), cold('--c|'), cold('-d|')];
-      dials.forEach((dial, i) => expectObservable(limiter.run(dial)).toBe(['---a|', '-----b|', '------c|', '-------d|'][i]!));
-      expectSubscriptions(dials[0]!.subscriptions).toBe('^---!');
-      expectSubscriptions(dials[1]!.subscriptions).toBe('^-----!');
-      expectSubscriptions(dials[2]!.subscriptions).toBe('----^--!');
-      expectSubscriptions(dials[3]!.subscriptions).toBe('------^-!');
-    });
-  });
-
-  it('drops a waiting entry that is unsubscribed and frees the slot of a cancelled one', () => {
-    const scheduler = newTestScheduler();
-    scheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const limiter = new ConcurrencyLimiter(1);
-      const first = cold('----------a|');
-      const second = cold('-b|');
-      const third = cold('-c|');
-      expectObservable(limiter.run(first), '^--!').toBe('');
-      expectObservable(limiter.run(second), '^-!').toBe('');
-      expectObservable(limiter.run(third)).toBe('----c|');
-      expectSubscriptions(first.subscriptions).toBe('^--!');
-      expectSubscriptions(second.subscriptions).toBe([]);
-      expectSubscriptions(third.subscriptions).toBe('---^-!');
-    });
-  });
-
-  it('rejects a limit below one', () => {
-    expect(() => new ConcurrencyLimiter(0)).toThrow(RangeError);
-  });
-});
-

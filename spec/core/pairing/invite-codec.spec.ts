@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import QRCode from 'qrcode';
-import { InvalidTicketError } from '../../src/core/errors';
+import { InvalidTicketError } from '../../../src/core/errors';
 import {
   INVITE_LINK_PREFIX,
   InvalidInviteError,
@@ -9,10 +9,10 @@ import {
   inviteLink,
   looksLikeInvite,
   parseInvite,
-  verificationCode,
   type InvitePayload,
-} from '../../src/core/invite';
-import { parseIrohTicket } from '../../src/transport/iroh-transport';
+} from '../../../src/core/pairing/invite-codec';
+import { verificationCode } from '../../../src/core/pairing/verification-code';
+import { parseIrohTicket } from '../../../src/transport/iroh-transport';
 
 const nodeId = 'c62aabeacde83a49be062bf773cf24b2ba7a5c7d5780cee90da428b77772aa74';
 
