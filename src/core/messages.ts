@@ -27,3 +27,17 @@ export const REASON_DISCONNECTED = 'The other device disconnected.';
 export const REASON_SHUTTING_DOWN = 'The other device is shutting down.';
 export const REASON_DUPLICATE = 'A connection to this device is already open.';
 export const REASON_REPLACED = 'Replaced by a newer connection.';
+
+/* ---- the network layer (src/transport) ---- */
+
+/** A connection whose other end went silent (killed, frozen, or cut off). */
+export function reasonStoppedAnswering(silentMs: number): string {
+  return `The other device stopped answering (nothing heard for ${(silentMs / 1000).toFixed(1)} s).`;
+}
+export const REASON_NO_ANSWER = 'The device did not answer.';
+export const REASON_NOT_ACCEPTED_IN_TIME = 'The other device did not accept the connection in time.';
+/** What a dialling device reads when the other turned it away before its handshake. */
+export const REASON_BUSY =
+  'The other device is turning new connections away for a moment (too many unknown devices tried to connect). Try again in a minute.';
+/** Logged for a connection turned away before its handshake, so of unknown identity. */
+export const REASON_TURNED_AWAY_UNSEEN = 'Turned away before its handshake: too many connection attempts from unknown devices.';
