@@ -13,6 +13,7 @@ import { NO_SYNC } from '../src/core/no-sync';
 import type { PeerConnection, Transport } from '../src/core/ports';
 import type { ConnectionDiagnostics } from '../src/transport/iroh-transport';
 import { ChildPeer, MemoryStore, ROOT, hostProcess, localPeer, median, summary, waitForNewProcess, waitForStatus, type Figure } from './lib';
+import { streamThroughput } from './streams';
 
 const quick = process.argv.includes('--quick');
 const runs = quick ? 3 : 7;
@@ -248,6 +249,10 @@ async function main(): Promise<void> {
   const beat = await heartbeatOverhead();
   figures.push({ name: 'Heartbeat messages per connected peer', unit: '/s', ours: [beat.messagesPerSecond], target: { value: 1, better: 'lower' } });
   figures.push({ name: 'UDP bytes sent per idle connected peer', unit: 'B/s', ours: [beat.bytesPerSecond] });
+  const streams = await streamThroughput(quick ? [16] : [16, 64], quick ? 1 : 3);
+  for (const size of Object.keys(streams.raw).map(Number)) {
+    figures.push({ name: `FrameStream, ${size} MiB in 1 MiB frames, two processes`, unit: 'MiB/s', ours: streams.frameStream[size]!, anchor: { label: 'raw binding, prebuilt arrays', values: streams.raw[size]! } });
+  }
 
   const table = ['| figure | ours: median (min–max, runs) | anchor, same run | target | |', '| --- | --- | --- | --- | --- |', ...figures.map(row)].join('\n');
   log(`\n${table}`);

@@ -121,18 +121,6 @@ export function lengthPrefixed(payload: Uint8Array): Uint8Array {
   return frame;
 }
 
-/** `payload` with its length in front, as the Array<number> the binding takes, in one pass. */
-export function encodeFrameForBinding(payload: Uint8Array): number[] {
-  const out = new Array<number>(LENGTH_BYTES + payload.length);
-  const length = payload.length;
-  out[0] = (length >>> 24) & 0xff;
-  out[1] = (length >>> 16) & 0xff;
-  out[2] = (length >>> 8) & 0xff;
-  out[3] = length & 0xff;
-  for (let i = 0; i < length; i += 1) out[LENGTH_BYTES + i] = payload[i]!;
-  return out;
-}
-
 /** Bytes for the binding. */
 export function toBindingBytes(bytes: Uint8Array): number[] {
   const out = new Array<number>(bytes.length);
