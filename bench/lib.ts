@@ -76,6 +76,11 @@ export class ChildPeer {
   private child: ChildProcess | null = null;
   constructor(readonly name: string) {}
 
+  /** The running process's id, for memory readings. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
   cli(...args: string[]): string {
     const r = spawnSync(process.execPath, [CLI, ...args, '--dir', this.dir, '--device-name', this.name, '--bind', '127.0.0.1', ...NETWORK], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${args[0]}: ${r.stderr}`);

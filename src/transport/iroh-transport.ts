@@ -95,7 +95,7 @@ export class IrohTransport implements Transport {
     this.admission = new Admission(options.admission, () => performance.now());
     this.incoming$ = this.incoming.asObservable();
     this.refused$ = this.refused.pipe(filter((refusal): refusal is { nodeId: string; reason: string } => refusal.nodeId !== null));
-    this.refusalSummary$ = this.refused$.pipe(summarizeRefusals(options.refusalSummaryMs));
+    this.refusalSummary$ = this.refused.pipe(summarizeRefusals(options.refusalSummaryMs));
     this.acceptLoopDone = this.acceptLoop();
   }
 
