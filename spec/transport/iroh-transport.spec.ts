@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as iroh from '@number0/iroh/index.js';
 import { Subscription, firstValueFrom, tap, toArray } from 'rxjs';
 import { InvalidTicketError, PeerRefusedError } from '../../src/core/errors';
-import { REASON_NOT_PAIRED, REASON_SHUTTING_DOWN } from '../../src/core/messages';
+import { REASON_BUSY, REASON_NOT_PAIRED, REASON_SHUTTING_DOWN } from '../../src/core/messages';
 import type { PeerConnection } from '../../src/core/ports';
 import { FrameDecoder, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
 import { RelayPolicy, dialAddress } from '../../src/transport/tickets';
@@ -197,6 +197,14 @@ describe('the handshake: a device learns about this one only once accepted', () 
     } finally {
       await old.close();
     }
+  });
+
+  it('tells a device turned away before its handshake (too many strangers) to try again later', async () => {
+    const a = await transport('Laptop');
+    const b = await transport('Desktop', { admission: { perSourceBurst: 0 } });
+    const error = (await next(a.connect(await b.generateTicket())).catch((e: unknown) => e)) as Error;
+    expect(error.message).toBe(REASON_BUSY);
+    expect(b.pendingCount).toBe(0);
   });
 
   it('drops a relay URL a peer announces that is not one this device uses', async () => {

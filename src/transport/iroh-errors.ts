@@ -46,8 +46,9 @@ export function parseClose(reason: string): { text: string; code: bigint | null 
 
 /** A failed dial, worded for the person who asked for it. */
 export function dialError(error: unknown): VaultPeersError {
-  const message = irohErrorMessage(error);
-  if (/timed out/i.test(message)) return new VaultPeersError(REASON_NO_ANSWER);
-  if (/refused/i.test(message)) return new VaultPeersError(REASON_BUSY);
-  return new VaultPeersError(`Could not reach the device: ${message}`);
+  // The cause is in the "Caused by:" lines, before the backtrace.
+  const causes = (error instanceof Error ? error.message : String(error)).split('Stack backtrace')[0] ?? '';
+  if (/timed out/i.test(causes)) return new VaultPeersError(REASON_NO_ANSWER);
+  if (/refused to accept/i.test(causes)) return new VaultPeersError(REASON_BUSY);
+  return new VaultPeersError(`Could not reach the device: ${irohErrorMessage(error)}`);
 }

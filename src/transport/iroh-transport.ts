@@ -138,8 +138,9 @@ export class IrohTransport implements Transport {
         (async () => {
           const address = dialAddress(ticket, this.relays);
           if (this.closing) throw new VaultPeersError('This device is shutting down.');
-          // A device this one dials may dial back from the same address: never turn it away unseen.
+          // A device this one dials may dial back from the same address, or through a relay: never turn it away unseen.
           for (const direct of address.directAddresses()) this.admission.trust({ kind: 'ip', address: direct });
+          this.admission.trust({ kind: 'relay', nodeId: address.id().toString() });
           let raw: Iroh.Connection;
           try {
             raw = await this.endpoint.connect(address, ALPN_BYTES);
