@@ -412,7 +412,7 @@ async function main(): Promise<void> {
   log(`hostile peer: ${JSON.stringify({ ...hostile, reasons: undefined })}\n  ${hostile.reasons.join('\n  ')}`);
   const storm = await reconnectStorm(100, full ? 30 : 10);
   log(`reconnect storm: ${JSON.stringify(storm)}`);
-  const flood = await strangerFlood(full ? 10_000 : 1_000, 250, log);
+  const flood = await strangerFlood(full ? 10_000 : 1_000, 250, log, full ? 65_000 : 10_000);
   log(`stranger flood: ${JSON.stringify(flood)}`);
   const ok =
     cycles.unhandledRejections === 0 &&

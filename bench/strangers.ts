@@ -88,14 +88,16 @@ export interface FloodReport {
   seconds: number;
   rssBeforeMb: number;
   rssPeakMb: number;
+  /** `settleMs` after the flood ended. */
   rssAfterMb: number;
+  settleMs: number;
   /** Peak minus before. */
   rssGrowthMb: number;
   friendStayedConnected: boolean;
 }
 
 /** A headless peer (`vault-peers run`) with one paired device, flooded by `count` strangers. */
-export async function strangerFlood(count: number, sources: number, log: (line: string) => void = () => undefined): Promise<FloodReport> {
+export async function strangerFlood(count: number, sources: number, log: (line: string) => void = () => undefined, settleMs = 10_000): Promise<FloodReport> {
   const target = new ChildPeer('Target');
   const friend = await localPeer('Friend');
   try {
@@ -118,12 +120,13 @@ export async function strangerFlood(count: number, sources: number, log: (line: 
     const { finished } = startFlood({ ticket: targetTicket, count, sources, concurrency: 20 });
     const result = await finished;
     log(`  ${result.done} strangers in ${(result.ms / 1000).toFixed(1)} s; resident memory ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most`);
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    // iroh drops an idle remote's state a minute after its last connection: wait that long for "after" in a full run.
+    await new Promise((resolve) => setTimeout(resolve, settleMs));
     clearInterval(sampler);
     const after = rssMb(pid);
     watch.unsubscribe();
     const friendStayedConnected = drops === 0 && friend.manager.getPeerStates().find((s) => s.peer.nodeId === targetId)?.status === 'connected';
-    return { strangers: result.done, sources, seconds: result.ms / 1000, rssBeforeMb: before, rssPeakMb: peak, rssAfterMb: after, rssGrowthMb: peak - before, friendStayedConnected };
+    return { strangers: result.done, sources, seconds: result.ms / 1000, rssBeforeMb: before, rssPeakMb: peak, rssAfterMb: after, settleMs, rssGrowthMb: peak - before, friendStayedConnected };
   } finally {
     await target.dispose();
     await friend.close();
