@@ -39,6 +39,9 @@ async function firstMessage(recv: Iroh.RecvStream, decoder: FrameDecoder, within
   }
 }
 
+/** Heartbeats go ahead of bulk data queued on other streams of the connection. */
+const CONTROL_PRIORITY = 1;
+
 export function writeControl(send: Iroh.SendStream, message: Parameters<typeof encodeFrame>[0]): Promise<void> {
   return send.writeAll(toBindingBytes(encodeFrame(message)));
 }
@@ -54,6 +57,7 @@ export function dialHandshake(raw: Iroh.Connection, hello: Hello, timeoutMs: num
     () => new VaultPeersError(REASON_NOT_ACCEPTED_IN_TIME),
     async (within) => {
       const stream = await within(raw.openBi());
+      stream.send.setPriority(CONTROL_PRIORITY).catch(() => undefined);
       await within(writeControl(stream.send, hello));
       const decoder = new FrameDecoder();
       const { first, rest } = await firstMessage(stream.recv, decoder, within);
@@ -77,6 +81,7 @@ export function acceptHello(raw: Iroh.Connection, timeoutMs: number): Promise<Co
     () => new ProtocolError('the other device did not say hello in time'),
     async (within) => {
       const stream = await within(raw.acceptBi());
+      stream.send.setPriority(CONTROL_PRIORITY).catch(() => undefined);
       const decoder = new FrameDecoder();
       const { first, rest } = await firstMessage(stream.recv, decoder, within);
       return { stream, decoder, rest, hello: first };
