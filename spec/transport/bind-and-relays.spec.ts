@@ -10,6 +10,8 @@ describe('bindPlan', () => {
       ['127.0.0.1:0'],
     ]);
     expect(bindPlan('127.0.0.1:4242').map((a) => a.fallbackPort)).toEqual([false, false, true, true]);
+    // The loopback companion is not advertised in tickets, invites or hellos.
+    expect(bindPlan('127.0.0.1:4242').map((a) => a.hidden)).toEqual(['[::1]', null, '[::1]', null]);
   });
 
   it('binds a specific IPv6 address, and IPv4 only on loopback', () => {

@@ -13,7 +13,7 @@ import { MAX_NAME_LENGTH } from '../core/model';
 import { REASON_NOT_PAIRED, REASON_SHUTTING_DOWN, REASON_TURNED_AWAY_UNSEEN } from '../core/messages';
 import type { ConnectOptions, ConnectionDirection, PeerConnection, Transport } from '../core/ports';
 import { Admission, summarizeRefusals, type IncomingSource, type Refusal, type RefusalSummary } from './admission';
-import { bindPlan } from './bind';
+import { bindPlan, type BindAttempt } from './bind';
 import { ALPN, ProtocolError, claimedVersion, incompatibleVersionMessage, parseControlMessage, presentedInvite, type Hello, type PeerInfo, type Welcome } from './control-protocol';
 import { ControlCounters } from './diagnostics';
 import { acceptHello, dialHandshake, type ControlStream } from './handshake';
@@ -65,7 +65,7 @@ export class IrohTransport implements Transport {
     let firstError: unknown = null;
     for (const attempt of plan) {
       try {
-        return new IrohTransport(await IrohTransport.bind(resolved, attempt.addresses), resolved, attempt.fallbackPort);
+        return new IrohTransport(await IrohTransport.bind(resolved, attempt.addresses), resolved, attempt);
       } catch (error) {
         firstError ??= error;
       }
@@ -86,11 +86,11 @@ export class IrohTransport implements Transport {
   private constructor(
     private readonly endpoint: Iroh.Endpoint,
     options: ResolvedTransportOptions,
-    usedFallbackPort: boolean,
+    private readonly bound: BindAttempt,
   ) {
     this.options = options;
     this.nodeId = endpoint.id().toString();
-    this.usedFallbackPort = usedFallbackPort;
+    this.usedFallbackPort = bound.fallbackPort;
     this.relays = new RelayPolicy(options.relayMode);
     this.admission = new Admission(options.admission, () => performance.now());
     this.incoming$ = this.incoming.asObservable();
@@ -115,7 +115,8 @@ export class IrohTransport implements Transport {
   }
 
   async generateTicket(): Promise<string> {
-    return iroh().EndpointTicket.fromAddr(this.endpoint.addr()).toString();
+    const { nodeId, addresses, relay } = this.localAddress();
+    return ticketFromReport(nodeId, addresses, relay) ?? iroh().EndpointTicket.fromAddr(this.endpoint.addr()).toString();
   }
 
   parseTicket(ticket: string): { nodeId: string } {
@@ -123,8 +124,14 @@ export class IrohTransport implements Transport {
   }
 
   localAddress(): PeerAddress {
-    const address = this.endpoint.addr();
-    return { nodeId: this.nodeId, addresses: address.directAddresses(), relay: address.relayUrl() };
+    return { nodeId: this.nodeId, addresses: this.directAddresses(), relay: this.endpoint.addr().relayUrl() };
+  }
+
+  /** Where this device can be reached directly, without the loopback socket bound only to keep a family off the network. */
+  private directAddresses(): string[] {
+    const hidden = this.bound.hidden;
+    const all = this.endpoint.addr().directAddresses();
+    return hidden === null ? all : all.filter((address) => !address.startsWith(`${hidden}:`));
   }
 
   ticketFor(address: PeerAddress): string {
@@ -193,13 +200,12 @@ export class IrohTransport implements Transport {
 
   /** What this device tells a device it dials (with `invite` when pairing) or welcomes. */
   private about(): PeerInfo {
-    const address = this.endpoint.addr();
     return {
       version: this.options.protocolVersion,
       name: this.options.deviceName().slice(0, MAX_NAME_LENGTH),
       instance: this.instance,
-      addresses: address.directAddresses().slice(0, MAX_ADDRESSES),
-      relay: address.relayUrl(),
+      addresses: this.directAddresses().slice(0, MAX_ADDRESSES),
+      relay: this.endpoint.addr().relayUrl(),
     };
   }
 
