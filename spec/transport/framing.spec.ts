@@ -58,12 +58,17 @@ describe('FrameReader', () => {
     expect(reader.next()).toBeNull();
   });
 
-  it('copies a large frame once, not once per chunk: a frame within one chunk is a view of it', () => {
-    const chunk = lengthPrefixed(Uint8Array.of(1, 2, 3));
-    const reader = new FrameReader(10);
-    reader.push(chunk);
+  it('copies nothing for a frame that fills its chunk, and copies a small one so it does not keep the chunk alive', () => {
+    const big = lengthPrefixed(new Uint8Array(100).fill(5));
+    const reader = new FrameReader(1_000);
+    reader.push(big);
+    expect(reader.next()!.buffer).toBe(big.buffer);
+    const small = Uint8Array.from([...lengthPrefixed(Uint8Array.of(1)), ...lengthPrefixed(new Uint8Array(50))]);
+    reader.push(small);
     const frame = reader.next()!;
-    expect(frame.buffer).toBe(chunk.buffer);
+    expect(frame).toEqual(Uint8Array.of(1));
+    expect(frame.buffer).not.toBe(small.buffer);
+    expect(frame.buffer.byteLength).toBe(1);
   });
 });
 

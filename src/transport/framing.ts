@@ -83,14 +83,19 @@ export class FrameReader {
     this.take(count);
   }
 
-  /** Removes `count` buffered bytes; a view (no copy) when they lie in one chunk. */
+  /**
+   * Removes `count` buffered bytes. When they lie in one chunk: a view of it
+   * if they fill most of it, else a copy, so that a small frame kept by the
+   * caller does not keep a whole received chunk alive.
+   */
   private take(count: number): Uint8Array {
     this.buffered -= count;
     const first = this.chunks[0];
     if (count === 0 || first === undefined) return new Uint8Array(0);
     if (first.length - this.offset >= count) {
-      const view = first.subarray(this.offset, this.offset + count);
-      this.offset += count;
+      const end = this.offset + count;
+      const view = count * 2 >= first.length ? first.subarray(this.offset, end) : first.slice(this.offset, end);
+      this.offset = end;
       if (this.offset === first.length) this.dropFirst();
       return view;
     }
