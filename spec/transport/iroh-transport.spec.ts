@@ -157,6 +157,20 @@ describe('the handshake: a device learns about this one only once accepted', () 
     }
   });
 
+  it('closes on a connection that never says hello, telling it nothing', async () => {
+    const b = await transport('Desktop', { helloTimeoutMs: 300 });
+    const received: PeerConnection[] = [];
+    b.incoming$.subscribe((c) => received.push(c));
+    const mute = await rawLoopbackEndpoint();
+    try {
+      const raw = await mute.connect(iroh.EndpointTicket.fromString(await b.generateTicket()).endpointAddr(), ALPN_BYTES);
+      await expect(raw.closed()).resolves.toBe('closed by peer: Protocol error: the other device did not say hello in time. (code 1)');
+      expect(received).toEqual([]);
+    } finally {
+      await mute.close();
+    }
+  });
+
   it('the dialler gets the acceptor name and addresses only in the welcome, after the host accepted', async () => {
     const a = await transport('Laptop');
     const b = await transport('Desktop');
