@@ -119,7 +119,12 @@ export class IrohPeerConnection implements PeerConnection {
     if (this.ended) throw new VaultPeersError('The connection has ended.');
     if (!this.live) throw new VaultPeersError('The connection has not been accepted yet.');
     const ended = this.endedSignal;
-    const bi = await Promise.race([this.raw.openBi(), ended]);
+    let bi: Iroh.BiStream;
+    try {
+      bi = await Promise.race([this.raw.openBi(), ended]);
+    } catch (error) {
+      throw error instanceof VaultPeersError ? error : new VaultPeersError(`Could not open a "${protocol}" stream: ${irohErrorMessage(error)}`);
+    }
     const stream = this.track(new IrohFrameStream(protocol, bi.send, bi.recv, new FrameReader(MAX_STREAM_FRAME_BYTES), this.streamHooks()));
     // The header goes out at once: the other side sees a stream only once bytes arrive on it.
     try {
