@@ -91,6 +91,19 @@ describe('IrohTransport over loopback', () => {
     await expect(firstValueFrom(a.incoming$.pipe(toArray()))).resolves.toEqual([]);
   });
 
+  it('an accepted connection keeps no timer for the decision it no longer waits for', async () => {
+    const a = await transport('Laptop');
+    const b = await transport('Desktop');
+    const arrived = next(b.incoming$);
+    const dialled = next(a.connect(await b.generateTicket()));
+    const incoming = await arrived;
+    const before = activeTimers();
+    incoming.accept?.();
+    // The heartbeat's interval and silence timers start; the decision timer stops.
+    expect(activeTimers()).toBe(before + 1);
+    await dialled;
+  });
+
   it('a dial cancelled before it lands leaves no connection behind', async () => {
     const a = await transport('Laptop');
     const b = await transport('Desktop');

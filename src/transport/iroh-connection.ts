@@ -53,6 +53,8 @@ export class IrohPeerConnection implements PeerConnection {
   private readonly incoming: IncomingStreams<IrohFrameStream>;
   private ended = false;
   private live = false;
+  /** An incoming connection's deadline for the host's decision. */
+  private decision: Subscription | null = null;
   /** Rejects when the connection ends, so that nothing waits on iroh past that. */
   private readonly endedSignal: Promise<never>;
   private signalEnd: (error: Error) => void = () => undefined;
@@ -96,16 +98,16 @@ export class IrohPeerConnection implements PeerConnection {
     if (this.direction === 'outgoing') {
       this.goLive();
     } else {
-      this.subscriptions.add(
-        timer(this.setup.decisionTimeoutMs).subscribe(() => {
-          if (!this.live) this.end('The connection was neither accepted nor refused in time.', CLOSE_NORMAL, true);
-        }),
-      );
+      this.decision = timer(this.setup.decisionTimeoutMs).subscribe(() => {
+        this.end('The connection was neither accepted nor refused in time.', CLOSE_NORMAL, true);
+      });
+      this.subscriptions.add(this.decision);
     }
   }
 
   accept(): void {
     if (this.live || this.direction !== 'incoming' || this.ended) return;
+    this.decision?.unsubscribe();
     this.write(this.setup.welcome());
     this.goLive();
   }
