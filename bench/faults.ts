@@ -15,6 +15,7 @@ import type { Peer } from '../src/core/model';
 import type { PeerConnection, Transport } from '../src/core/ports';
 import { ALPN, PROTOCOL_VERSION, encodeFrame } from '../src/transport/control-protocol';
 import { ChildPeer, localPeer, waitForNewProcess, waitForStatus } from './lib';
+import { strangerFlood } from './strangers';
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const resources = (): number => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
@@ -411,6 +412,8 @@ async function main(): Promise<void> {
   log(`hostile peer: ${JSON.stringify({ ...hostile, reasons: undefined })}\n  ${hostile.reasons.join('\n  ')}`);
   const storm = await reconnectStorm(100, full ? 30 : 10);
   log(`reconnect storm: ${JSON.stringify(storm)}`);
+  const flood = await strangerFlood(full ? 10_000 : 1_000, 250, log, full ? 65_000 : 10_000);
+  log(`stranger flood: ${JSON.stringify(flood)}`);
   const ok =
     cycles.unhandledRejections === 0 &&
     cycles.resourcesAtEnd <= cycles.resourcesAfterFirst &&
@@ -419,7 +422,9 @@ async function main(): Promise<void> {
     corrupt.failures.length === 0 &&
     hostile.closedWithReason === hostile.attacks &&
     hostile.legitimateStayedConnected &&
-    storm.maxConcurrentDials <= 4;
+    storm.maxConcurrentDials <= 4 &&
+    flood.rssGrowthMb <= 20 &&
+    flood.friendStayedConnected;
   log(ok ? 'All fault checks passed.' : 'SOME FAULT CHECKS FAILED.');
   process.exit(ok ? 0 : 1);
 }

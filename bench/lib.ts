@@ -36,7 +36,7 @@ export async function localPeer(
     deviceName: () => name,
     relayMode: 'disabled',
     bindAddress: '127.0.0.1:0',
-    acceptNode: (nodeId) => manager?.pairing.mayConnectBeforeHello(nodeId) ?? false,
+    acceptNode: (nodeId, inviteSecret) => manager?.pairing.mayConnect(nodeId, inviteSecret) ?? false,
     ...options.transport,
   });
   manager = await PeerManager.open({ transport, syncEngine: NO_SYNC, storage: new MemoryStore(), deviceName: () => name, ...options.manager });
@@ -75,6 +75,11 @@ export class ChildPeer {
   readonly dir = mkdtempSync(join(tmpdir(), 'vp-bench-'));
   private child: ChildProcess | null = null;
   constructor(readonly name: string) {}
+
+  /** The running process's id, for memory readings. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
 
   cli(...args: string[]): string {
     const r = spawnSync(process.execPath, [CLI, ...args, '--dir', this.dir, '--device-name', this.name, '--bind', '127.0.0.1', ...NETWORK], { encoding: 'utf8' });

@@ -114,7 +114,7 @@ export default class VaultPeersPlugin extends Plugin {
         deviceName: () => this.pluginSettings.deviceName || this.app.vault.getName(),
         relayMode: this.pluginSettings.relayMode,
         bindAddress: `0.0.0.0:${this.pluginSettings.bindPort}`,
-        acceptNode: (nodeId) => this.manager?.pairing.mayConnectBeforeHello(nodeId) ?? false,
+        acceptNode: (nodeId, inviteSecret) => this.manager?.pairing.mayConnect(nodeId, inviteSecret) ?? false,
       });
       this.manager = await PeerManager.open({
         transport: this.transport,

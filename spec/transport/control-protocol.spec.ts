@@ -4,10 +4,13 @@ import {
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   ProtocolError,
+  claimedVersion,
   encodeFrame,
   incompatibleVersionMessage,
   parseControlMessage,
+  presentedInvite,
   type Hello,
+  type Welcome,
 } from '../../src/transport/control-protocol';
 
 const hello: Hello = {
@@ -19,15 +22,27 @@ const hello: Hello = {
   relay: null,
 };
 
+const welcome: Welcome = { ...hello, type: 'welcome', name: 'Desktop', instance: 'def456' };
+
 describe('control frames', () => {
-  it('round-trip a hello and a ping, however the bytes are split', () => {
-    const bytes = Buffer.concat([encodeFrame(hello), encodeFrame({ type: 'ping' })]);
+  it('round-trip a hello, a welcome, a probe and a ping, however the bytes are split', () => {
+    const sent = [{ ...hello, invite: '0123456789abcdef0123456789abcdef' }, welcome, { type: 'probe' }, { type: 'ping' }] as const;
+    const bytes = Buffer.concat(sent.map((m) => encodeFrame(m)));
     for (let split = 0; split <= bytes.length; split += 1) {
       const decoder = new FrameDecoder();
       const messages = [...decoder.push(bytes.subarray(0, split)), ...decoder.push(bytes.subarray(split))];
-      expect(messages.map(parseControlMessage)).toEqual([hello, { type: 'ping' }]);
+      expect(messages.map(parseControlMessage)).toEqual(sent);
       expect(decoder.pending).toBe(0);
     }
+  });
+
+  it('reads the claimed version and the presented invite leniently, for the gate and the version answer', () => {
+    expect(claimedVersion({ type: 'hello', version: 7, shape: 'of the future' })).toBe(7);
+    expect(claimedVersion({ type: 'hello', version: '2' })).toBeNull();
+    expect(claimedVersion(null)).toBeNull();
+    expect(presentedInvite({ invite: '0123456789abcdef0123456789abcdef' })).toBe('0123456789abcdef0123456789abcdef');
+    expect(presentedInvite({ invite: 'not-a-secret' })).toBeUndefined();
+    expect(presentedInvite({ invite: 42 })).toBeUndefined();
   });
 
   it('refuses a frame announced larger than the limit before buffering it', () => {
@@ -52,6 +67,9 @@ describe('control frames', () => {
     [{ ...hello, addresses: ['not-an-address'] }],
     [{ ...hello, addresses: Array.from({ length: 17 }, () => '127.0.0.1:1') }],
     [{ ...hello, relay: 'ftp://relay' }],
+    [{ ...hello, invite: 'XYZ' }],
+    [{ type: 'welcome' }],
+    [{ ...welcome, addresses: 'everywhere' }],
   ])('rejects the control message %j', (message) => {
     expect(() => parseControlMessage(message)).toThrow(ProtocolError);
   });

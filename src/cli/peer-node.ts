@@ -92,7 +92,7 @@ export async function openNode(options: PeerNodeOptions, online: boolean): Promi
       relayMode: options.relay,
       bindAddress: bind,
       // Paired devices, and strangers only while an invite is open or the policy is `ask`.
-      acceptNode: (nodeId) => manager?.pairing.mayConnectBeforeHello(nodeId) ?? false,
+      acceptNode: (nodeId, inviteSecret) => manager?.pairing.mayConnect(nodeId, inviteSecret) ?? false,
     });
     transport = irohTransport;
     const port = Number(irohTransport.boundSockets[0]?.split(':').pop());

@@ -46,3 +46,16 @@ export const OWN_INVITE = "This is this device's own invite. Use it on the other
 export function syncFailed(reason: string): string {
   return `Sync failed: ${reason}`;
 }
+/* ---- the network layer (src/transport) ---- */
+
+/** A connection whose other end went silent (killed, frozen, or cut off). */
+export function reasonStoppedAnswering(silentMs: number): string {
+  return `The other device stopped answering (nothing heard for ${(silentMs / 1000).toFixed(1)} s).`;
+}
+export const REASON_NO_ANSWER = 'The device did not answer.';
+export const REASON_NOT_ACCEPTED_IN_TIME = 'The other device did not accept the connection in time.';
+/** What a dialling device reads when the other turned it away before its handshake. */
+export const REASON_BUSY =
+  'The other device is turning new connections away for a moment (too many unknown devices tried to connect). Try again in a minute.';
+/** Logged for a connection turned away before its handshake, so of unknown identity. */
+export const REASON_TURNED_AWAY_UNSEEN = 'Turned away before its handshake: too many connection attempts from unknown devices.';

@@ -191,18 +191,6 @@ describe('the gate the transport asks before it says anything about this device'
     });
   });
 
-  it('for a transport that asks before the hello: strangers only while some invite is recognised', () => {
-    scheduler.run(({ hot }) => {
-      const { manager } = harness(scheduler, { peers: [storedPeer('b')] });
-      expect([manager.pairing.mayConnectBeforeHello('b'), manager.pairing.mayConnectBeforeHello('x')]).toEqual([true, false]);
-      hot('-x').subscribe(() => {
-        manager.pairing.createInvite({ ttlMs: 1_000 });
-        void manager.pairing.blockDevice('q');
-      });
-      hot('--x').subscribe(() => expect(['x', 'q'].map((id) => manager.pairing.mayConnectBeforeHello(id))).toEqual([true, false]));
-      hot(`${1_001 + INVITE_MEMORY_MS + 1}ms x`).subscribe(() => expect(manager.pairing.mayConnectBeforeHello('x')).toBe(false));
-    });
-  });
 
   it('under ask, lets a stranger through to be listed; under reject, not', () => {
     scheduler.run(() => {

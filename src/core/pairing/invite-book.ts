@@ -81,11 +81,6 @@ export class InviteBook {
     return this.entries.has(secret);
   }
 
-  /** Whether any invite is open or ended less than INVITE_MEMORY_MS ago. No side effects. */
-  get recognisesAny(): boolean {
-    return this.entries.size > 0;
-  }
-
   /** Takes a secret a connecting device presented: the first valid use wins, every other is refused. */
   redeem(secret: string): Redemption {
     const entry = this.entries.get(secret);

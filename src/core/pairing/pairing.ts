@@ -139,22 +139,6 @@ export class Pairing {
     });
   }
 
-  /**
-   * The gate for a transport that asks before it has read the dialler's hello,
-   * so without its invite secret: like `mayConnect`, but a stranger gets
-   * through while any invite is open or recently ended. Such a stranger hears
-   * this device's name before it is refused; a transport that reads the hello
-   * first should ask `mayConnect` with the secret instead.
-   */
-  mayConnectBeforeHello(nodeId: string): boolean {
-    const state = this.store.snapshot;
-    return mayConnect({
-      paired: this.host.peer(nodeId) !== undefined,
-      blocked: isBlocked(state, nodeId),
-      bringsKnownInvite: this.invites.recognisesAny,
-      policy: state.policy,
-    });
-  }
 
   /**
    * Opens a one-time invite. While it waits, the device that presents its
