@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
-import { JsonFileStorage } from '../src/cli/state';
+import { JsonFileStorage } from '../src/cli/json-file';
 import { NO_SYNC } from '../src/core/no-sync';
 import { PeerManager } from '../src/core/peer-manager';
 import { validatePeer } from '../src/core/persistence';
