@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { realpathSync, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { VaultPeersError } from '../core/errors';
 
 /** The state directory or a file in it is not safe to use; nothing was read or changed. */
@@ -151,5 +151,8 @@ export async function openStateDir(dir: string): Promise<StateDir> {
     st = await stat(absolute);
   }
   checkOwnedDirectory(absolute, st);
-  return paths(absolute, await realpath(absolute));
+  const state = paths(absolute, await realpath(absolute));
+  const socketDir = dirname(state.socketPath);
+  if (process.platform !== 'win32' && socketDir !== state.realDir) await ensurePrivateDirectory(socketDir);
+  return state;
 }

@@ -26,9 +26,8 @@ export function localDateTime(iso: string): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock(date).slice(0, 5)}${clock(date).slice(8)}`;
 }
 
-// Control characters, C1, bidi controls, separators: valid in JSON strings, unsafe on a terminal.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNSAFE_IN_JSON = /[\u0000-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
+// DEL, C1, bidi controls, separators: JSON.stringify leaves them raw in strings (it escapes only C0), and a terminal acts on them.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
 
 /**
  * JSON for `--json`: every value kept exactly (a script reading it gets the
