@@ -5,13 +5,12 @@
  * refused with the reason, as ssh refuses its keys. Real processes, real
  * sockets; the attacker runs as a second local user created for the spec.
  */
-import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { controlPath } from '../../src/cli/control-socket';
-import { cli, eventually, headlessPeers, secondUser, type LocalUser } from '../support/headless';
+import { cli, eventually, headlessPeers, legacySocket, secondUser, type LocalUser } from '../support/headless';
 
 jest.setTimeout(90_000);
 
@@ -22,11 +21,6 @@ const withAttacker = attacker ? it : it.skip;
 const as = attacker ? 'another local user' : `another local user (skipped: ${(user as { skip: string }).skip})`;
 
 afterAll(() => attacker?.remove());
-
-/** Where versions before 0.2 put the control socket: predictable, in the shared temporary folder. */
-function legacySocket(dir: string): string {
-  return join(tmpdir(), `vault-peers-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 16)}.sock`);
-}
 
 /** Every place a socket of `dir` could be, old or new: the attacker tries them all. */
 function socketCandidates(dir: string): string[] {

@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { askRunningPeer, controlPath } from '../../src/cli/control-socket';
 
 /** The bundled headless peer; VAULT_PEERS_CLI points the specs at another build (an older one, to see a spec fail there). */
@@ -14,6 +15,16 @@ export interface CliResult {
   signal?: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+}
+
+/** Where versions before this one put the control socket: predictable, in the shared temporary folder. */
+export function legacySocket(dir: string): string {
+  return join(tmpdir(), `vault-peers-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 16)}.sock`);
+}
+
+/** The socket a running peer of `dir` listens on (today's place, or the old one when the specs run an older build). */
+export function listeningSocket(dir: string): string {
+  return [controlPath(dir), legacySocket(dir)].find((path) => existsSync(path)) ?? controlPath(dir);
 }
 
 /** Runs `vault-peers` as a separate process and resolves when it ends (for commands run in parallel). */
