@@ -83,8 +83,16 @@ export class HeadlessPeer {
   private readonly helpers: ChildProcess[] = [];
   readonly output: string[] = [];
 
+  /** @param name also its device name, announced to others (any text: specs use hostile ones) */
   constructor(readonly name: string) {
-    this.dir = mkdtempSync(join(tmpdir(), `vp-${name}-`));
+    this.dir = mkdtempSync(join(tmpdir(), `vp-${name.replace(/[^\w-]/g, '').slice(0, 20)}-`));
+  }
+
+  /** The ticket `run` printed when it started. */
+  runTicket(): string {
+    const line = this.output.find((l) => l.startsWith('ticket: '));
+    if (!line) throw new Error(`${this.name} has not printed its ticket`);
+    return line.slice('ticket: '.length);
   }
 
   /** This device's ticket, via `invite` (the port is stored on first use, so it stays valid). */
@@ -171,20 +179,20 @@ export class HeadlessPeer {
   }
 
   async list(): Promise<ListOutput> {
-    const reply = await askRunningPeer(controlPath(this.dir), { command: 'list', args: [], options: {} });
+    const reply = await askRunningPeer(listeningSocket(this.dir), { command: 'list', args: [], options: {} });
     if (!reply?.ok) throw new Error(`${this.name} did not answer: ${reply ? reply.error : 'not running'}`);
     return reply.output as ListOutput;
   }
 
   async command(command: string, ...args: string[]): Promise<unknown> {
-    const reply = await askRunningPeer(controlPath(this.dir), { command, args, options: {} });
+    const reply = await askRunningPeer(listeningSocket(this.dir), { command, args, options: {} });
     if (!reply?.ok) throw new Error(`${command} failed: ${reply ? reply.error : 'not running'}`);
     return reply.output;
   }
 
   /** Like `command`, but resolves with the error text instead of throwing. */
   async attempt(command: string, ...args: string[]): Promise<{ ok: boolean; text: string }> {
-    const reply = await askRunningPeer(controlPath(this.dir), { command, args, options: {} });
+    const reply = await askRunningPeer(listeningSocket(this.dir), { command, args, options: {} });
     if (!reply) throw new Error(`${this.name} is not running`);
     return reply.ok ? { ok: true, text: JSON.stringify(reply.output) } : { ok: false, text: reply.error };
   }
