@@ -102,9 +102,10 @@ export class HeadlessPeer {
     return /vault-peers join (\S+)/.exec(result.stdout)![1]!;
   }
 
-  join(other: HeadlessPeer | string): void {
+  /** Adds another device's plain ticket while no peer runs here (`name`: the other's name by default). */
+  join(other: HeadlessPeer | string, name = typeof other === 'string' ? undefined : other.name): void {
     const ticket = typeof other === 'string' ? other : other.ticket();
-    const result = cli(this.dir, ['join', ticket, ...(typeof other === 'string' ? [] : ['--name', other.name])]);
+    const result = cli(this.dir, ['join', ticket, ...(name === undefined ? [] : ['--name', name])]);
     if (result.code !== 0) throw new Error(`join failed: ${result.stderr}`);
   }
 

@@ -5,9 +5,12 @@
  * pipe on Windows), never a network address, created 0600 whatever the umask.
  *
  * Protocol: one request per connection, one line of JSON of at most 64 KiB,
- * sent within 5 s of connecting. The server answers with lines of JSON: any
- * number of `progress` messages, then one `result`, and closes. A client that
- * goes away aborts its request (an invite it was showing is cancelled).
+ * sent within 5 s of connecting. The server answers with lines of JSON: a
+ * `ready` as soon as it takes the connection, any number of `progress`
+ * messages, then one `result`, and closes. A client that goes away aborts its
+ * request (an invite it was showing is cancelled). A connection closed before
+ * `ready` was never taken (the holder was letting go): nothing ran, so the
+ * client may ask again; one closed after it may have run.
  */
 import { lstatSync } from 'node:fs';
 import { chmod, lstat, rm } from 'node:fs/promises';
@@ -28,7 +31,10 @@ export type ControlReply<R = unknown> =
   /** `busy`: this holder cannot serve the request (it is offline, say); wait for it to finish. */
   | { readonly ok: false; readonly error: string; readonly busy?: boolean };
 
-type ServerMessage = { readonly type: 'progress'; readonly value: unknown } | ({ readonly type: 'result' } & ControlReply);
+type ServerMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'progress'; readonly value: unknown }
+  | ({ readonly type: 'result' } & ControlReply);
 
 export interface RequestContext {
   /** Aborted when the client goes away or the server shuts down. */
@@ -114,11 +120,12 @@ async function listenPrivately(server: Server, path: string): Promise<void> {
 export async function serveControl(path: string, handle: (request: ControlRequest, context: RequestContext) => Promise<unknown>): Promise<ControlServer> {
   if (process.platform !== 'win32') await clearStaleSocket(path);
   const running = new Map<Socket, { abort: AbortController; done: Promise<void> }>();
-  const sockets = new Set<Socket>();
+  /** Connections whose request has not arrived yet, and how to turn them away when closing. */
+  const waiting = new Map<Socket, () => void>();
+  let closing = false;
+  const CLOSING: ServerMessage = { type: 'result', ok: false, error: 'The process holding this directory is letting go of it.', busy: true };
 
   const serve = (socket: Socket): void => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
     let buffer = '';
     let received = 0;
     let requested = false;
@@ -126,9 +133,19 @@ export async function serveControl(path: string, handle: (request: ControlReques
       if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
     };
     const finish = (message: ServerMessage): void => {
+      requested = true;
+      waiting.delete(socket);
       send(message);
       socket.end();
     };
+    // Accepted just as this process lets go: nothing was run, so the client can ask whoever holds the directory next.
+    if (closing) {
+      finish(CLOSING);
+      return;
+    }
+    send({ type: 'ready' });
+    waiting.set(socket, () => finish(CLOSING));
+    socket.once('close', () => waiting.delete(socket));
     socket.setEncoding('utf8');
     socket.setTimeout(REQUEST_IDLE_MS, () => socket.destroy());
     socket.on('error', () => socket.destroy());
@@ -143,12 +160,12 @@ export async function serveControl(path: string, handle: (request: ControlReques
       const newline = buffer.indexOf('\n');
       if (newline < 0) {
         if (received > MAX_REQUEST_BYTES) {
-          requested = true;
           finish({ type: 'result', ok: false, error: `The request is larger than ${MAX_REQUEST_BYTES} bytes.` });
         }
         return;
       }
       requested = true;
+      waiting.delete(socket);
       socket.setTimeout(0);
       const request = newline > MAX_REQUEST_BYTES ? `The request is larger than ${MAX_REQUEST_BYTES} bytes.` : parseRequest(buffer.slice(0, newline));
       buffer = '';
@@ -168,23 +185,32 @@ export async function serveControl(path: string, handle: (request: ControlReques
     });
   };
 
-  const server = createServer(serve);
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    serve(socket);
+  });
   await listenPrivately(server, path);
-  let closing: Promise<void> | null = null;
+  let closed: Promise<void> | null = null;
   return {
     get active() {
       return running.size;
     },
     close: ({ abort = false, graceMs = 500 } = {}) =>
-      (closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      (closed ??= (async () => {
+        closing = true;
+        const allClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const turnAway of [...waiting.values()]) turnAway();
         const inFlight = [...running.values()];
         if (abort) for (const request of inFlight) request.abort.abort();
         const answered = Promise.all(inFlight.map((request) => request.done));
         if (abort) await Promise.race([answered, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
         else await answered;
+        // Turned-away clients read their answer and hang up; one that does not is cut off.
+        await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
         for (const socket of sockets) socket.destroy();
-        await closed;
+        await allClosed;
       })()),
   };
 }
@@ -231,7 +257,8 @@ export function askRunningPeer<R = unknown>(path: string, request: ControlReques
   return new Promise((resolve) => {
     const socket = createConnection(path);
     let buffer = '';
-    let connected = false;
+    /** The server took the connection: from then on a request may have run. */
+    let taken = false;
     let settled = false;
     const settle = (reply: ControlReply<R> | null): void => {
       if (settled) return;
@@ -249,10 +276,7 @@ export function askRunningPeer<R = unknown>(path: string, request: ControlReques
     }
     options.signal?.addEventListener('abort', onAbort);
     socket.setEncoding('utf8');
-    socket.on('connect', () => {
-      connected = true;
-      socket.write(`${JSON.stringify(request)}\n`);
-    });
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       let newline;
@@ -266,11 +290,13 @@ export function askRunningPeer<R = unknown>(path: string, request: ControlReques
           settle({ ok: false, error: 'The process holding this directory answered something that is not JSON.' });
           return;
         }
+        taken = true;
+        if (message.type === 'ready') continue;
         if (message.type === 'progress') options.onProgress?.(message.value);
         else settle(message.ok ? { ok: true, output: message.output as R } : { ok: false, error: message.error, ...(message.busy ? { busy: true } : {}) });
       }
     });
-    socket.on('error', () => settle(connected ? { ok: false, error: HOLDER_STOPPED } : null));
-    socket.on('close', () => settle(connected ? { ok: false, error: HOLDER_STOPPED } : null));
+    socket.on('error', () => settle(taken ? { ok: false, error: HOLDER_STOPPED } : null));
+    socket.on('close', () => settle(taken ? { ok: false, error: HOLDER_STOPPED } : null));
   });
 }
