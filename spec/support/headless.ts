@@ -113,13 +113,13 @@ export class HeadlessPeer {
    * Runs `invite` (through the running peer if there is one) and resolves
    * with the invite text once shown; `outcome` settles when the command ends.
    */
-  async invite(expires?: string): Promise<{ text: string; outcome: Promise<{ code: number | null; output: string }> }> {
+  async invite(expires?: string): Promise<{ text: string; outcome: Promise<{ code: number | null; output: string }>; child: ChildProcess }> {
     const args = [CLI, 'invite', '--dir', this.dir, '--device-name', this.name, '--bind', '127.0.0.1', ...NETWORK];
     const child = spawn(process.execPath, expires ? [...args, '--expires', expires] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.helpers.push(child);
     let output = '';
     const outcome = new Promise<{ code: number | null; output: string }>((resolve) => {
-      child.once('exit', (code) => resolve({ code, output }));
+      child.once('close', (code) => resolve({ code, output }));
     });
     const text = await new Promise<string>((resolve, reject) => {
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -130,7 +130,7 @@ export class HeadlessPeer {
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       void outcome.then(() => reject(new Error(`invite ended without an invite: ${output}`)));
     });
-    return { text, outcome };
+    return { text, outcome, child };
   }
 
   /** Starts `run`; resolves once it is online. `bind` defaults to loopback on the stored port. */
@@ -149,7 +149,8 @@ export class HeadlessPeer {
         buffer = lines.pop() ?? '';
         for (const line of lines) {
           this.output.push(line);
-          if (/ is online on /.test(line)) resolve();
+          // The ticket line follows the online line: once it is out, the peer is fully up.
+          if (line.startsWith('ticket: ')) resolve();
         }
       };
       child.stdout!.on('data', onData);
