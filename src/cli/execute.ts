@@ -148,7 +148,12 @@ async function runHere(
     await progress.shown();
     return result;
   } finally {
-    if (daemon || signal.aborted) await Promise.race([shutdown(), deadline(SHUTDOWN_MS)]);
-    else await shutdown();
+    if (daemon || signal.aborted) {
+      await Promise.race([shutdown(), deadline(SHUTDOWN_MS)]);
+    } else {
+      // Other commands asked this one meanwhile (an invite still waiting, say): it lets go once they are done.
+      if (server && server.active > 0) out.error(`Finishing ${server.active} request(s) of other vault-peers commands for ${state.dir}... (Ctrl-C ends them)`);
+      await shutdown();
+    }
   }
 }
