@@ -6,9 +6,8 @@ import { shortId } from '../core/model';
 import type { UnknownDevicePolicy } from '../core/ports';
 import { UsageError, command, findDevice, stringOption, type CommandInput } from './command';
 import type { DeviceRef } from './commands-peers';
-import { clock, jsonForTerminal, localDateTime, qrCode, shownName, shownReason, type Output } from './terminal';
+import { clock, jsonForTerminal, localDateTime, qrCode, shownDevice, shownName, shownReason, type Output } from './terminal';
 
-const device = (ref: DeviceRef): string => `${shownName(ref.name, ref.nodeId)} (${shortId(ref.nodeId)})`;
 const VERIFY = '(the other device shows the same)';
 
 /** `90`, `90s`, `10m`: a duration in ms. */
@@ -71,7 +70,7 @@ export const invite = command<InviteOutcome, ShownInvite>({
       case 'ticket':
         return showJoinLine(outcome.ticket, out);
       case 'joined':
-        return `Paired with ${device(outcome)}.\nVerification code: ${outcome.verificationCode} ${VERIFY}`;
+        return `Paired with ${shownDevice(outcome)}.\nVerification code: ${outcome.verificationCode} ${VERIFY}`;
       case 'expired':
         return 'The invite expired before any device used it.';
       default:
@@ -135,7 +134,7 @@ export const join = command<JoinOutcome>({
     return { ...base, outcome: 'added', reason };
   },
   format: (result) => {
-    const who = device(result);
+    const who = shownDevice(result);
     switch (result.outcome) {
       case 'paired':
         if (result.verificationCode) return `Paired with ${who}.\nVerification code: ${result.verificationCode} ${VERIFY}`;
@@ -197,7 +196,7 @@ export const accept = command<DeviceRef>({
     const peer = await manager.acceptRequest(request.nodeId);
     return { nodeId: peer.nodeId, name: peer.name };
   },
-  format: (result) => `Accepted ${device(result)}: it is paired here, and connects when both devices run.`,
+  format: (result) => `Accepted ${shownDevice(result)}: it is paired here, and connects when both devices run.`,
 });
 
 export const ignore = command<DeviceRef>({
@@ -210,7 +209,7 @@ export const ignore = command<DeviceRef>({
     await host.node.manager.ignoreRequest(request.nodeId);
     return { nodeId: request.nodeId, name: request.name };
   },
-  format: (result) => `Ignored the request from ${device(result)}.`,
+  format: (result) => `Ignored the request from ${shownDevice(result)}.`,
 });
 
 export const block = command<DeviceRef>({
@@ -224,7 +223,7 @@ export const block = command<DeviceRef>({
     await manager.blockDevice(found.nodeId);
     return { nodeId: found.nodeId, name: found.name };
   },
-  format: (result) => `Blocked ${device(result)}.`,
+  format: (result) => `Blocked ${shownDevice(result)}.`,
 });
 
 export const unblock = command<DeviceRef>({
@@ -237,7 +236,7 @@ export const unblock = command<DeviceRef>({
     await host.node.manager.unblockDevice(found.nodeId);
     return { nodeId: found.nodeId, name: found.name };
   },
-  format: (result) => `Unblocked ${device(result)}.`,
+  format: (result) => `Unblocked ${shownDevice(result)}.`,
 });
 
 function policyArgument(text: string): UnknownDevicePolicy {

@@ -1,7 +1,7 @@
 /** Commands on paired devices: list, rename, remove, connect, disconnect. */
 import { shortId, type PeerState } from '../core/model';
 import { command, findDevice } from './command';
-import { jsonForTerminal, localDateTime, shownName, shownReason } from './terminal';
+import { jsonForTerminal, localDateTime, shownDevice, shownName, shownReason } from './terminal';
 
 export type PeerRow = {
   readonly nodeId: string;
@@ -30,7 +30,6 @@ function rows(states: readonly PeerState[], online: boolean): PeerRow[] {
   }));
 }
 
-const device = (ref: DeviceRef): string => `${shownName(ref.name, ref.nodeId)} (${shortId(ref.nodeId)})`;
 
 export const list = command<ListOutput>({
   usage: 'list [--json]',
@@ -84,7 +83,7 @@ export const remove = command<DeviceRef>({
     await host.node.manager.removePeer(peer.nodeId);
     return { nodeId: peer.nodeId, name: peer.name };
   },
-  format: (result) => `Removed ${device(result)}.`,
+  format: (result) => `Removed ${shownDevice(result)}.`,
 });
 
 export type ConnectOutput = DeviceRef & { readonly status: string; readonly lastError: string | null };
@@ -103,8 +102,8 @@ export const connect = command<ConnectOutput>({
   },
   format: (result) =>
     result.status === 'connected' || result.status === 'syncing'
-      ? `Connected to ${device(result)}.`
-      : `Could not connect to ${device(result)}${result.lastError ? `: ${shownReason(result.lastError)}` : '.'}`,
+      ? `Connected to ${shownDevice(result)}.`
+      : `Could not connect to ${shownDevice(result)}${result.lastError ? `: ${shownReason(result.lastError)}` : '.'}`,
   exitCode: (result) => (result.status === 'connected' || result.status === 'syncing' ? 0 : 1),
 });
 
@@ -118,5 +117,5 @@ export const disconnect = command<DeviceRef>({
     await host.node.manager.disconnectPeer(peer.nodeId);
     return { nodeId: peer.nodeId, name: peer.name };
   },
-  format: (result) => `Disconnected ${device(result)}. It stays paired; \`vault-peers connect ${shortId(result.nodeId)}\` connects again.`,
+  format: (result) => `Disconnected ${shownDevice(result)}. It stays paired; \`vault-peers connect ${shortId(result.nodeId)}\` connects again.`,
 });

@@ -2,14 +2,14 @@
 import type { PeerManager } from '../core/peer-manager';
 import { shortId, type PeerState } from '../core/model';
 import { command } from './command';
-import { clock, shownName, shownReason } from './terminal';
+import { clock, shownDevice, shownName, shownReason } from './terminal';
 
 /** A line for the log, or a problem for stderr. */
 export type RunLine = { readonly text: string; readonly problem?: boolean };
 
 function statusLine(state: PeerState): string {
   const why = state.status === 'disconnected' && state.lastError ? ` (${shownReason(state.lastError)})` : '';
-  return `${clock()} ${shownName(state.peer.name, state.peer.nodeId)} (${shortId(state.peer.nodeId)}) ${state.status}${why}`;
+  return `${clock()} ${shownDevice(state.peer)} ${state.status}${why}`;
 }
 
 /**
@@ -55,7 +55,7 @@ export const run = command<null, RunLine>({
     say(`ticket: ${await endpoint.generateTicket()}`);
     const stopWatching = watchStatuses(manager, say);
     const events = manager.events$.subscribe((event) => {
-      const who = 'nodeId' in event ? `${shownName(manager.getPeer(event.nodeId)?.name ?? ('name' in event ? event.name : ''), event.nodeId)} (${shortId(event.nodeId)})` : '';
+      const who = 'nodeId' in event ? shownDevice({ nodeId: event.nodeId, name: manager.getPeer(event.nodeId)?.name ?? ('name' in event ? event.name : '') }) : '';
       if (event.type === 'problem') progress({ text: `problem: ${shownReason(event.message)}`, problem: true });
       if (event.type === 'paired') say(`${clock()} paired with ${who}`);
       if (event.type === 'pairing-requested') say(`${clock()} ${who} asks to pair: vault-peers accept ${shortId(event.nodeId)}`);

@@ -4,8 +4,15 @@
  * terminal (a file, a pipe, a log).
  */
 import QRCode from 'qrcode';
+import { shownName } from '../app/display';
+import { shortId } from '../core/model';
 
 export { shownName, shownReason } from '../app/display';
+
+/** `Desktop (1a2b3c4d)`: a device as lines name it, its name made safe. */
+export function shownDevice(device: { readonly nodeId: string; readonly name: string }): string {
+  return `${shownName(device.name, device.nodeId)} (${shortId(device.nodeId)})`;
+}
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
