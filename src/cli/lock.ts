@@ -63,6 +63,16 @@ export function isAlive(owner: LockOwner): boolean {
   return !(owner.start && start && start !== owner.start);
 }
 
+async function createDirectly(path: string, text: string): Promise<boolean> {
+  try {
+    await writeFile(path, text, { mode: 0o600, flag: 'wx' });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+}
+
 /** Creates `path` holding `text`, complete from the first moment; false when it exists. */
 export async function createExclusive(path: string, text: string): Promise<boolean> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -71,7 +81,10 @@ export async function createExclusive(path: string, text: string): Promise<boole
     await link(temp, path);
     return true;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links: an exclusive create, written at once (a reader may rarely see it empty).
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS') return createDirectly(path, text);
     throw error;
   } finally {
     await rm(temp, { force: true });

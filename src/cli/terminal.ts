@@ -6,6 +6,7 @@
 import QRCode from 'qrcode';
 import { shownName } from '../app/display';
 import { shortId } from '../core/model';
+import { isSafeRemoteText } from '../core/remote-text';
 
 export { shownName, shownReason } from '../app/display';
 
@@ -33,15 +34,16 @@ export function localDateTime(iso: string): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock(date).slice(0, 5)}${clock(date).slice(8)}`;
 }
 
-// DEL, C1, bidi controls, separators: JSON.stringify leaves them raw in strings (it escapes only C0), and a terminal acts on them.
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2069\ufeff\ufff9-\ufffb]/gu;
-
 /**
  * JSON for `--json`: every value kept exactly (a script reading it gets the
- * real names), with the characters a terminal would act on written as \u escapes.
+ * real names), with the characters a terminal would act on written as \u
+ * escapes. JSON.stringify escapes only C0 controls; DEL, C1 and bidi controls
+ * it leaves raw, and safeRemoteText's rule says which those are.
  */
 export function jsonForTerminal(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(/[^\n\u0020-\u007e]/gu, (char) =>
+    isSafeRemoteText(char) ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** A QR code of `text`: coloured with escape codes on a terminal, plain block characters anywhere else. */
