@@ -5,6 +5,7 @@
  * stays a link, and temporary files a killed writer left are cleaned up.
  */
 import { lstatSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSecretKey, nodeIdOfSecretKey, ticketForAddress } from '../../src/transport/iroh-transport';
@@ -25,6 +26,15 @@ function deviceWith(document: string | Buffer): HeadlessPeer {
   laptop.ticket();
   writeFileSync(join(laptop.dir, 'peers.json'), document, { mode: 0o600 });
   return laptop;
+}
+
+/** A UDP port nothing listens on right now. */
+function freePort(): Promise<number> {
+  const socket = createSocket('udp4');
+  return new Promise((resolve) => socket.bind(0, '127.0.0.1', () => {
+    const { port } = socket.address();
+    socket.close(() => resolve(port));
+  }));
 }
 
 const backups = (dir: string): string[] => readdirSync(dir).filter((f) => f.startsWith('peers.json.damaged-'));
@@ -90,6 +100,15 @@ describe('the peers file', () => {
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
+  });
+
+  it("a file in the plugin's older spelling (`bindPort`) is migrated to the shared schema, keeping every other key, and its port is used", async () => {
+    const port = await freePort();
+    const laptop = deviceWith(JSON.stringify({ settings: { bindPort: port, deviceName: 'Laptop', relayMode: 'disabled', theirs: true }, peers: [], other: 1 }));
+    expect(cli(laptop.dir, ['list']).code).toBe(0);
+    expect(JSON.parse(laptop.stateFile())).toEqual({ settings: { port, deviceName: 'Laptop', relayMode: 'disabled', theirs: true }, peers: [], other: 1 });
+    await laptop.start('127.0.0.1');
+    expect(laptop.output.find((line) => / is online on /.test(line))).toContain(`127.0.0.1:${port}`);
   });
 
   it('removes the temporary files a killed writer left, and nothing else', () => {
