@@ -65,3 +65,27 @@ describe('import direction', () => {
     expect(long).toEqual([]);
   });
 });
+
+describe('the shared wiring and the shells', () => {
+  const app = sourceFiles(join(root, 'src/app'));
+  const cli = sourceFiles(join(root, 'src/cli'));
+  const plugin = [...sourceFiles(join(root, 'src/plugin')), join(root, 'src/main.ts')];
+
+  it.each(app.map((file) => [relative(root, file), file]))('%s (shared by both shells) imports neither obsidian nor Node built-ins nor either shell', (_name, file) => {
+    for (const specifier of importsOf(file)) {
+      expect(specifier).not.toMatch(/^(obsidian|node:|fs$|path$|os$|electron|\.\.\/(cli|plugin|main))/);
+    }
+  });
+
+  it.each(cli.map((file) => [relative(root, file), file]))('%s (the headless peer) imports neither obsidian nor the plugin', (_name, file) => {
+    for (const specifier of importsOf(file)) expect(specifier).not.toMatch(/^(obsidian|electron)$|\.\.\/(plugin|main)\b/);
+  });
+
+  it.each(plugin.map((file) => [relative(root, file), file]))('%s (the plugin) does not import the headless peer', (_name, file) => {
+    for (const specifier of importsOf(file)) expect(specifier).not.toMatch(/\/cli\//);
+  });
+
+  it('the plugin entry only wires: at most 100 lines', () => {
+    expect(readFileSync(join(root, 'src/main.ts'), 'utf8').split('\n').length).toBeLessThanOrEqual(100);
+  });
+});
