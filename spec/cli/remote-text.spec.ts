@@ -8,7 +8,8 @@
 import * as iroh from '@number0/iroh/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isSafeRemoteText } from '../../src/core/remote-text';
+import { MAX_NAME_LENGTH } from '../../src/core/model';
+import { isSafeRemoteText, safeRemoteText } from '../../src/core/remote-text';
 import { ALPN } from '../../src/transport/control-protocol';
 import { CLOSE_REFUSED } from '../../src/transport/iroh-errors';
 import { cli, eventually, headlessPeers, type HeadlessPeer, type PeerRow } from '../support/headless';
@@ -78,7 +79,8 @@ describe('text from other devices on the terminal', () => {
     } finally {
       await stopImpostor();
     }
-    expect((await rowOf(victim, hostileId))?.lastError).toBe(HOSTILE_REASON);
+    // The core keeps only a safe form of what another device says (see safeRemoteText).
+    expect((await rowOf(victim, hostileId))?.lastError).toBe(safeRemoteText(HOSTILE_REASON, 300));
 
     const listed = cli(victim.dir, ['list']).stdout;
     expect(listed).toMatch(/Evil.*\(Nope .*you are paired/);
@@ -86,8 +88,8 @@ describe('text from other devices on the terminal', () => {
     const json = cli(victim.dir, ['list', '--json']).stdout;
     expectSafeLines(json);
     const parsed = JSON.parse(json) as { peers: PeerRow[] };
-    expect(parsed.peers[0]!.lastError).toBe(HOSTILE_REASON);
-    expect(parsed.peers[0]!.name).toMatch(/\u009b2J\u202Eexe/);
+    expect(parsed.peers[0]!.lastError).toBe(safeRemoteText(HOSTILE_REASON, 300));
+    expect(parsed.peers[0]!.name).toBe(safeRemoteText(HOSTILE_NAME, MAX_NAME_LENGTH));
 
     // A device asking to pair under `ask`, with the same name.
     expect(cli(victim.dir, ['policy', 'ask']).code).toBe(0);

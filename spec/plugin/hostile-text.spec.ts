@@ -96,7 +96,7 @@ describe('hostile text from other devices in the plugin', () => {
     transport.incoming.next(new FakeConnection('d', 'incoming', { inviteSecret: 'f'.repeat(32), remoteName: HOSTILE }));
     await until(() => shown.length >= 3);
     expect(shown).toHaveLength(3);
-    expect(shown.filter((text) => /^Vault Peers: paired with Evil ?\]0;pwned 2J gnp\.exe x A+\.$/.test(text))).toHaveLength(1);
+    expect(shown.filter((text) => /^Vault Peers: paired with Evil ?\]0;pwned 2J gnp\.exe x A+…\.$/.test(text))).toHaveLength(1);
     expect(shown.filter((text) => /^Vault Peers: Evil.* asks to pair\./.test(text))).toHaveLength(1);
     expect(shown.filter((text) => /^Vault Peers: refused a device: This invite is not valid/.test(text))).toHaveLength(1);
     for (const text of shown) expectSafe(text);
