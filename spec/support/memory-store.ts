@@ -21,8 +21,7 @@ interface State {
 export class MemorySyncStore implements SyncStore {
   private state: State | null = null;
   commits = 0;
-  /** Bytes the last commit wrote (records encoded, updates, base texts). */
-  lastCommitBytes = 0;
+  private lastBatch: StoreBatch = {};
   /** Makes the next commit fail (as a full disk would), changing nothing. */
   failNextCommit: Error | null = null;
   /** Hold commits until released, to catch the engine between steps. */
@@ -46,12 +45,10 @@ export class MemorySyncStore implements SyncStore {
     if (failure) throw failure;
     const s = this.state;
     if (!s) throw new Error('commit to a store that was never reset');
-    let bytes = 0;
     if (batch.seq !== undefined) s.seq = batch.seq;
     if (batch.settings !== undefined) s.settings = batch.settings;
     for (const record of batch.records ?? []) {
       s.records.set(record.id, record);
-      bytes += encodeRecord(record).length;
     }
     for (const id of batch.forget ?? []) {
       s.records.delete(id);
@@ -62,11 +59,18 @@ export class MemorySyncStore implements SyncStore {
       const doc = s.docs.get(write.id) ?? { updates: [], base: '' };
       if (write.update) doc.updates = write.replace ? [write.update] : [...doc.updates, write.update];
       if (write.base !== undefined) doc.base = write.base;
-      bytes += (write.update?.length ?? 0) + (write.base?.length ?? 0);
       s.docs.set(write.id, doc);
     }
     this.commits += 1;
-    this.lastCommitBytes = bytes;
+    this.lastBatch = batch;
+  }
+
+  /** Bytes the last commit wrote (records encoded as a file store would, updates, base texts). */
+  get lastCommitBytes(): number {
+    let bytes = 0;
+    for (const record of this.lastBatch.records ?? []) bytes += encodeRecord(record).length;
+    for (const write of this.lastBatch.docs ?? []) bytes += (write.update?.length ?? 0) + (write.base?.length ?? 0);
+    return bytes;
   }
 
   reset(header: StoreHeader): Promise<void> {

@@ -48,12 +48,14 @@ export class MemoryVault implements VaultFiles {
 
   /** Writes a file as a person would (text or bytes). */
   put(path: string, content: string | Uint8Array): void {
+    if (process.env.VAULT_TRACE) this.trace.push(`user put ${path}`);
     const existed = this.files.has(this.key(path));
     this.store(path, typeof content === 'string' ? encoder.encode(content) : content);
     this.events.next({ type: existed ? 'modified' : 'created', path });
   }
 
   delete(path: string): void {
+    if (process.env.VAULT_TRACE) this.trace.push(`user delete ${path}`);
     if (this.files.delete(this.key(path))) this.events.next({ type: 'deleted', path });
   }
 
@@ -142,6 +144,7 @@ export class MemoryVault implements VaultFiles {
   }
 
   async rename(from: string, to: string, expected?: Expected): Promise<boolean> {
+    if (process.env.VAULT_TRACE) this.trace.push(`engine rename ${from} -> ${to}`);
     this.guard(from);
     this.guard(to);
     this.beforeEngineWrite?.(to);
@@ -182,6 +185,7 @@ export class MemoryVault implements VaultFiles {
   }
 
   writeStaged(key: string, offset: number, bytes: Uint8Array): Promise<void> {
+    if (process.env.VAULT_TRACE) this.trace.push(`stage ${key.slice(0, 6)} @${offset} +${bytes.length}`);
     if (this.failWrites) return Promise.reject(this.failWrites);
     const old = this.staged.get(key) ?? new Uint8Array(0);
     const next = new Uint8Array(offset + bytes.length);
@@ -196,6 +200,7 @@ export class MemoryVault implements VaultFiles {
   }
 
   async commitStaged(key: string, path: string, expected: Expected): Promise<boolean> {
+    if (process.env.VAULT_TRACE) this.trace.push(`engine commit ${key.slice(0, 6)} -> ${path} ${JSON.stringify(expected).slice(0, 40)}`);
     this.guard(path);
     this.beforeEngineWrite?.(path);
     const bytes = this.staged.get(key);
@@ -211,6 +216,7 @@ export class MemoryVault implements VaultFiles {
   }
 
   discardStaged(key: string): Promise<void> {
+    if (process.env.VAULT_TRACE) this.trace.push(`discard ${key.slice(0, 6)}`);
     this.staged.delete(key);
     return Promise.resolve();
   }
@@ -239,7 +245,11 @@ export class MemoryVault implements VaultFiles {
     if (this.failWrites) throw this.failWrites;
     this.engineWrites.push(path);
     write();
+    if (process.env.VAULT_TRACE) this.trace.push(`engine ${path} ${this.paths().join(',')}`);
   }
+
+  /** With VAULT_TRACE set: each change and the paths after it, for diagnosing a failing spec. */
+  readonly trace: string[] = [];
 
   private async matches(path: string, expected: Expected): Promise<boolean> {
     const file = this.files.get(this.key(path));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { VaultSyncEngine, type SyncEngineOptions } from '../../src/sync/engine';
@@ -14,6 +15,9 @@ import { MemoryVault, type MemoryVaultOptions } from './memory-vault';
 
 /** A node id for a device named by one letter: 64 hex digits. */
 export const nodeIdOf = (name: string): string => Buffer.from(name.padEnd(32, name)).toString('hex').slice(0, 64);
+
+/** SHA-256 through node:crypto: what the Node and Electron hosts pass (Web Crypto's async digest costs more per small file). */
+export const nodeSha256 = (bytes: Uint8Array): Promise<Uint8Array> => Promise.resolve(new Uint8Array(createHash('sha256').update(bytes).digest()));
 
 export interface DeviceOptions {
   readonly vault?: MemoryVaultOptions;
@@ -51,6 +55,7 @@ export class Device {
       debounceMs: 5,
       maxBatchMs: 50,
       progressMs: 20,
+      sha256: nodeSha256,
       ...this.options.engine,
     });
   }

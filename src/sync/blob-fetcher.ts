@@ -74,6 +74,7 @@ export class BlobFetcher {
 
   private async fetch(hash: string, source: BlobSource): Promise<void> {
     this.inFlight.set(hash, source.deviceId);
+    this.folder.fetching.add(hash);
     this.busy.set(source.deviceId, this.busyWith(source.deviceId) + 1);
     const path = this.folder.wanting(hash)[0]?.path ?? hash;
     try {
@@ -83,12 +84,15 @@ export class BlobFetcher {
         if (!devices) this.gone.set(hash, (devices = new Set()));
         devices.add(source.deviceId);
       } else if (!this.stopped) {
+        this.folder.fetching.delete(hash);
+        // Placed where it is wanted; if nothing wants it any more, the writer's clean-up discards it.
         await this.folder.run(() => materialize(this.folder, this.folder.wanting(hash).map((r) => r.id)));
       }
     } catch (error) {
       if (error instanceof SyncRefusal) source.refuse(error);
       else if (!this.stopped && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
+      this.folder.fetching.delete(hash);
       this.inFlight.delete(hash);
       this.busy.set(source.deviceId, this.busyWith(source.deviceId) - 1);
       if (!this.stopped) {

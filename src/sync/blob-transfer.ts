@@ -33,6 +33,7 @@ export async function fetchBlob(folder: Folder, connection: PeerConnection, hash
     if (head?.type === 'gone' || head === null) return 'gone';
     if (head.type !== 'head') throw new SyncRefusal(REFUSED_FRAME);
     if (chunkCount(head.size) !== head.chunks.length || (await hashOfChunks(head.chunks, folder.options.sha256)) !== hash) throw new SyncRefusal(REFUSED_CHUNK(path));
+    folder.staged.add(hash);
     if (staged > head.size) {
       await folder.files.discardStaged(hash);
       staged = 0;

@@ -17,14 +17,14 @@ import {
 import { errorMessage } from '../core/errors';
 import type { PeerConnection, SyncEngine, SyncEvent } from '../core/ports';
 import { BlobFetcher } from './blob-fetcher';
-import { Folder } from './folder';
+import { Folder, needsDisk } from './folder';
 import { webSha256, type Sha256 } from './hash';
 import { ingestChanges, scanFolder } from './local';
 import type { FilterSettings } from './paths';
 import type { FileRecord, SyncStore, VaultFiles } from './ports';
 import { PeerSession } from './session';
 import { SyncStatus, conflictCopies, type ConflictCopy } from './status';
-import { batchChanges } from './timing';
+import { batchChanges, retryWhilePending } from './timing';
 import { materialize } from './writer';
 import { resolveConflict, type ConflictChoice } from './conflicts';
 
@@ -127,7 +127,7 @@ export class VaultSyncEngine implements SyncEngine {
         .pipe(
           batchChanges(this.options.debounceMs ?? 50, this.options.maxBatchMs ?? 1000, this.scheduler),
           concatMap((batch) =>
-            defer(() => from(folder.run(() => ingestChanges(folder, batch)))).pipe(
+            defer(() => from(folder.run(async () => materialize(folder, idsNeedingDisk(await ingestChanges(folder, batch)))))).pipe(
               // A batch that fails (a full disk) is reported; the next event or rescan tries again.
               catchError((error: unknown) => {
                 folder.emit({ type: 'error', message: errorMessage(error) });
@@ -138,8 +138,17 @@ export class VaultSyncEngine implements SyncEngine {
         )
         .subscribe(),
     );
+    // Writes that could not be done yet (a file in the way, a full disk) are tried again with backoff.
+    const retryable = (): string[] => [...folder.pendingDisk].filter((id) => !folder.wanted.has(folder.index.get(id)?.hash ?? ''));
+    this.subscriptions.push(
+      retryWhilePending(
+        folder.idle$.pipe(map(() => retryable().length > 0)),
+        () => defer(() => from(folder.run(() => materialize(folder, retryable())))).pipe(catchError(() => EMPTY)),
+        this.scheduler,
+      ).subscribe(),
+    );
     await folder.run(() => scanFolder(folder, folder.fresh));
-    await folder.run(() => materialize(folder, [...folder.index.values()].filter(needsDisk).map((r) => r.id)));
+    await folder.run(() => materialize(folder, idsNeedingDisk(folder.index.values())));
     for (const key of await this.options.files.listStaged()) if (!folder.wanted.has(key)) await this.options.files.discardStaged(key);
   }
 
@@ -214,17 +223,17 @@ export class VaultSyncEngine implements SyncEngine {
     this.status.complete();
   }
 
+  /** For diagnosing a sync that does not finish: each session's counters. */
+  describeSessions(): string[] {
+    return [...this.sessions].map((s) => s.describe());
+  }
+
   /** For specs and tools: the index as it stands. */
   records(): FileRecord[] {
     return [...this.folder.index.values()];
   }
 }
 
-/** Whether a record's file on this device's disk is not what the record says yet. */
-export function needsDisk(record: FileRecord): boolean {
-  if (record.deleted) return record.disk !== null;
-  // A note whose content has not arrived yet: nothing to write until it does.
-  if (record.kind === 'text' && record.hash === '') return false;
-  if (!record.disk) return true;
-  return record.disk.path !== record.path || record.disk.hash !== record.hash;
+function idsNeedingDisk(records: Iterable<FileRecord>): string[] {
+  return [...records].filter(needsDisk).map((r) => r.id);
 }

@@ -68,6 +68,17 @@ export class Folder {
   private readonly wants = new Subject<string>();
   /** Emits a content hash when it becomes wanted. */
   readonly wanted$: Observable<string> = this.wants.asObservable();
+  /** Writes refused by a compare-and-swap, per record, since its last success (see writer.ts `place`). */
+  readonly casMisses = new Map<string, number>();
+  /** Content hashes this run staged and did not commit yet (discarded once nothing needs them). */
+  readonly staged = new Set<string>();
+  /** Content hashes being fetched right now (their staging is in use). */
+  readonly fetching = new Set<string>();
+  /** Records whose file on this device's disk is not what they say yet (kept up to date by `commit`). */
+  readonly pendingDisk = new Set<string>();
+  private readonly idle = new Subject<void>();
+  /** Emits after each task. */
+  readonly idle$: Observable<void> = this.idle.asObservable();
   private readonly changes = new Subject<ChangeSet>();
   private readonly events = new Subject<FolderEvent>();
   readonly changes$: Observable<ChangeSet> = this.changes.asObservable();
@@ -93,6 +104,12 @@ export class Folder {
     this.lastSeq = seq;
     this.published = seq;
     for (const mark of peers) this.peers.set(mark.deviceId, mark);
+    for (const record of records) this.track(record);
+  }
+
+  private track(record: FileRecord): void {
+    if (needsDisk(record) && !this.filter.excludedReason(record.path, record.size)) this.pendingDisk.add(record.id);
+    else this.pendingDisk.delete(record.id);
   }
 
   /**
@@ -140,10 +157,11 @@ export class Folder {
   /** Runs `task` after every task queued before it. A failing task does not stop the queue. */
   run<T>(task: () => Promise<T>): Promise<T> {
     const result = this.tail.then(() => (this.closed ? Promise.reject(new Error('The sync folder is closed.')) : task()));
-    this.tail = result.then(
-      () => this.notes.trim(),
-      () => this.notes.trim(),
-    );
+    const after = (): void => {
+      this.notes.trim();
+      if (!this.closed) this.idle.next();
+    };
+    this.tail = result.then(after, after);
     return result;
   }
 
@@ -167,7 +185,10 @@ export class Folder {
   }): Promise<void> {
     const records = change.records ?? [];
     await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
-    for (const record of records) this.index.put(record);
+    for (const record of records) {
+      this.index.put(record);
+      this.track(record);
+    }
     for (const mark of change.peers ?? []) this.peers.set(mark.deviceId, mark);
     const fresh = records.filter((record) => record.seq > this.published);
     this.published = Math.max(this.published, this.lastSeq);
@@ -197,6 +218,15 @@ export class Folder {
     return found;
   }
 
+  /** Whether a record still needs content `hash` on disk. */
+  needsContent(hash: string): boolean {
+    for (const id of this.pendingDisk) {
+      const record = this.index.get(id);
+      if (record?.kind === 'blob' && !record.deleted && record.hash === hash) return true;
+    }
+    return false;
+  }
+
   emit(event: FolderEvent): void {
     this.events.next(event);
   }
@@ -213,5 +243,15 @@ export class Folder {
     this.changes.complete();
     this.events.complete();
     this.wants.complete();
+    this.idle.complete();
   }
+}
+
+/** Whether a record's file on this device's disk is not what the record says yet. */
+export function needsDisk(record: FileRecord): boolean {
+  if (record.deleted) return record.disk !== null;
+  // A note whose content has not arrived yet: nothing to write until it does.
+  if (record.kind === 'text' && record.hash === '') return false;
+  if (!record.disk) return true;
+  return record.disk.path !== record.path || record.disk.hash !== record.hash;
 }

@@ -158,7 +158,7 @@ async function flush(folder: Folder, work: Work): Promise<FileRecord[]> {
   const writeBack = work.writeBack.splice(0);
   if (records.length === 0) return [];
   await folder.commit({ records, docs: work.docs.splice(0), push: work.push.splice(0) });
-  const settled = await settleCollisions(folder, records, new Map());
+  const settled = [...records, ...(await settleCollisions(folder, records, new Map()))];
   // A merged note holds more than the disk: write it back (re-reading the disk if it moved again).
   for (const id of writeBack) {
     for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -216,12 +216,19 @@ async function create(folder: Folder, work: Work, found: Found): Promise<void> {
     sv: old?.sv ?? null,
     disk: diskState(found.stat, found.hash),
   };
-  if (record.kind === 'text') record = await takeNote(folder, work, record, found.text ?? '', found.hash);
+  if (record.kind === 'text') record = await takeNote(folder, work, record, found.text ?? '', found.hash, !old);
   work.records.push(record);
 }
 
 /** A note's text into its document: a seeded enrollment if the document is empty, else a diff (three-way if needed). */
-async function takeNote(folder: Folder, work: Work, record: FileRecord, text: string, hash: string): Promise<FileRecord> {
+async function takeNote(folder: Folder, work: Work, record: FileRecord, text: string, hash: string, isNew = false): Promise<FileRecord> {
+  if (isNew) {
+    // A note this device never had: its document is the enrollment update alone, no need to build it in memory.
+    const update = enrollmentUpdate(text, hash);
+    work.docs.push({ id: record.id, base: text, update });
+    work.push.push({ id: record.id, update });
+    return { ...record, hash, sv: Y.encodeStateVectorFromUpdate(update) };
+  }
   const note = await folder.notes.open(record.id);
   const empty = Y.encodeStateVector(note.doc).length <= 1 && noteText(note.doc) === '';
   let update: Uint8Array | null;
@@ -283,6 +290,12 @@ async function move(folder: Folder, work: Work, record: FileRecord, found: Found
 }
 
 function remove(folder: Folder, work: Work, record: FileRecord): void {
+  if (record.deleted || record.hash !== record.disk!.hash) {
+    // Already deleted here; or a peer's change to it was on its way to disk: a change beats a delete, so it
+    // stays, and the writer puts it back.
+    work.records.push({ ...record, disk: null });
+    return;
+  }
   const seq = folder.nextSeq();
   work.records.push({ ...record, deleted: true, version: bumpVersion(record.version, folder.replica, seq), seq, disk: null });
 }

@@ -41,7 +41,7 @@ export class NoteCache {
     const stored = await this.store.loadDoc(id);
     const again = this.loaded.get(id);
     if (again) return again;
-    const doc = new Y.Doc();
+    const doc = new Y.Doc({ guid: id });
     for (const update of stored?.updates ?? []) Y.applyUpdate(doc, update);
     doc.clientID = clientIdFor(this.replica, id);
     const note: LoadedNote = { id, doc, base: stored?.base ?? '', storedUpdates: stored?.updates.length ?? 0 };
@@ -52,7 +52,7 @@ export class NoteCache {
   /** A new document for a note enrolled from `update`. */
   create(id: string, update: Uint8Array, base: string): LoadedNote {
     this.drop(id);
-    const doc = new Y.Doc();
+    const doc = new Y.Doc({ guid: id });
     Y.applyUpdate(doc, update);
     doc.clientID = clientIdFor(this.replica, id);
     const note: LoadedNote = { id, doc, base, storedUpdates: 0 };

@@ -30,6 +30,7 @@ export class Outbox {
   private readonly background: Producer[] = [];
   private wake: (() => void) | null = null;
   private stopped = false;
+  private signalled = false;
   /** Bytes written so far. */
   sent = 0;
 
@@ -42,6 +43,12 @@ export class Outbox {
 
   sendLive(entries: readonly Entry[], docs: readonly DocUpdate[]): void {
     for (const message of changeFrames(entries, docs)) this.live.push(message);
+    this.signal();
+  }
+
+  /** A control message that must stay in order with live changes. */
+  sendLiveMessage(message: SyncMessage): void {
+    this.live.push(message);
     this.signal();
   }
 
@@ -60,10 +67,12 @@ export class Outbox {
   /** Writes until stopped or the stream fails (the error is the session's). */
   async run(): Promise<void> {
     while (!this.stopped) {
+      this.signalled = false;
       const message = await this.next();
       if (!message) {
         if (this.stopped) return;
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        // Something may have been queued while `next` awaited a producer: look again before sleeping.
+        if (!this.signalled) await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
       const frame = encodeMessage(message);
@@ -71,6 +80,10 @@ export class Outbox {
       this.sent += frame.length;
       await this.stream.write(frame);
     }
+  }
+
+  describe(): string {
+    return `c${this.control.length} l${this.live.length} p${this.producers.length} b${this.background.length} ${this.wake ? 'idle' : 'busy'}`;
   }
 
   stop(): void {
@@ -92,6 +105,7 @@ export class Outbox {
   }
 
   private signal(): void {
+    this.signalled = true;
     const wake = this.wake;
     this.wake = null;
     wake?.();

@@ -25,86 +25,119 @@ export interface DocWant {
   readonly sv: Uint8Array;
 }
 
-/**
- * Applies a batch of a peer's index entries. Runs inside a folder task.
- * @returns the notes whose content the peer has and this device lacks
- */
-export async function receiveEntries(folder: Folder, peer: string, entries: readonly Entry[]): Promise<DocWant[]> {
-  const records: FileRecord[] = [];
-  const wants: DocWant[] = [];
-  const echoes = new Set<string>();
-  const announced = new Map<string, string>();
-  for (const entry of entries) {
-    const local = folder.index.get(entry.id);
-    const incoming: Meta = metaOf(entry);
-    if (entry.kind === 'text') announced.set(entry.id, entry.hash);
-    if (!local) {
-      records.push({ ...incoming, hash: entry.kind === 'text' ? '' : entry.hash, seq: folder.nextSeq(), sv: null, disk: null });
-      if (entry.kind === 'text' && lacks(null, entry.sv)) wants.push({ id: entry.id, sv: EMPTY_SV });
-      // Taken as it came: the peer has it already.
-      echoes.add(entry.id);
-      continue;
-    }
-    if (local.kind !== entry.kind) continue;
-    const { meta, copy } = resolve(metaOf(local), incoming);
-    const kept: Meta = local.kind === 'text' ? { ...meta, hash: local.hash, size: local.size } : meta;
-    if (!sameMeta(kept, metaOf(local))) {
-      records.push({ ...local, ...kept, seq: folder.nextSeq() });
-      if (sameMeta(kept, incoming) && (local.kind === 'blob' || bytesEqual(local.sv ?? EMPTY_SV, entry.sv ?? EMPTY_SV))) echoes.add(local.id);
-    }
-    if (copy && !folder.index.get(copy.id) && !records.some((r) => r.id === copy.id)) {
-      records.push({ ...copy, seq: folder.nextSeq(), sv: null, disk: null });
-      folder.emit({ type: 'conflict', path: meta.path, copy: copy.path, peer });
-    }
-    if (local.kind === 'text' && lacks(local.sv, entry.sv)) wants.push({ id: entry.id, sv: local.sv ?? EMPTY_SV });
-  }
-  if (records.length > 0) {
-    await folder.commit({ records, origin: peer, echoes });
-    const settled = await settleCollisions(folder, records, announced);
-    await materialize(folder, [...records.map((r) => r.id), ...settled.map((r) => r.id)]);
-  }
-  return wants;
+/** Records changed by one batch, committed together. */
+interface Batch {
+  readonly records: FileRecord[];
+  readonly echoes: Set<string>;
+  readonly announced: Map<string, string>;
 }
 
 /**
- * Merges a peer's note updates into the documents, stores them, and writes
- * the notes out. A damaged update refuses the peer before anything changes.
- * @param authorSvs the peer's state vector per note, when known (tells a merge of concurrent edits from a catch-up)
+ * Applies a batch of a peer's index entries. Runs inside a folder task. A
+ * note whose content the peer has and this device lacks is not applied yet:
+ * its entry waits (in the session) for the content, so this device's record
+ * never claims a version whose text it does not hold. A delete made here
+ * meanwhile then still meets the peer's edit as concurrent, and the edit wins.
+ * @returns the notes to ask the peer for
  */
-export async function receiveDocs(folder: Folder, peer: string, docs: readonly DocUpdate[], authorSvs: ReadonlyMap<string, Uint8Array>): Promise<void> {
-  for (const doc of docs) {
-    const record = folder.index.get(doc.id);
-    if (record?.kind === 'text' && !isValidUpdate(doc.update)) throw new SyncRefusal(REFUSED_UPDATE(record.path));
+export async function receiveEntries(folder: Folder, peer: string, entries: readonly Entry[]): Promise<DocWant[]> {
+  const batch: Batch = { records: [], echoes: new Set(), announced: new Map() };
+  const wants: DocWant[] = [];
+  for (const entry of entries) {
+    const local = folder.index.get(entry.id);
+    if (local && local.kind !== entry.kind) continue;
+    if (entry.kind === 'text' && !entry.deleted && lacks(local?.sv ?? null, entry.sv)) {
+      wants.push({ id: entry.id, sv: local?.sv ?? EMPTY_SV });
+      continue;
+    }
+    applyEntry(folder, peer, entry, batch);
   }
-  const records: FileRecord[] = [];
+  await commitBatch(folder, peer, batch, []);
+  return wants;
+}
+
+/** Resolves one entry against the local record into `batch`. */
+function applyEntry(folder: Folder, peer: string, entry: Entry, batch: Batch, content?: { hash: string; size: number; sv: Uint8Array }): void {
+  const local = batch.records.find((r) => r.id === entry.id) ?? folder.index.get(entry.id);
+  const incoming: Meta = metaOf(entry);
+  if (entry.kind === 'text') batch.announced.set(entry.id, entry.hash);
+  const mine = (record: FileRecord): FileRecord => (content ? { ...record, ...content } : record);
+  if (!local) {
+    batch.records.push(mine({ ...incoming, hash: entry.kind === 'text' ? '' : entry.hash, seq: folder.nextSeq(), sv: null, disk: null }));
+    // Taken as it came: the peer has it already.
+    batch.echoes.add(entry.id);
+    return;
+  }
+  const { meta, copy } = resolve(metaOf(local), incoming);
+  const kept: Meta = local.kind === 'text' ? { ...meta, hash: local.hash, size: local.size } : meta;
+  if (!sameMeta(kept, metaOf(local)) || content) {
+    const next = mine({ ...local, ...kept, seq: folder.nextSeq() });
+    batch.records.splice(0, batch.records.length, ...batch.records.filter((r) => r.id !== next.id), next);
+    if (sameMeta(kept, incoming) && (local.kind === 'blob' || bytesEqual(next.sv ?? EMPTY_SV, entry.sv ?? EMPTY_SV))) batch.echoes.add(local.id);
+  }
+  if (copy && !folder.index.get(copy.id) && !batch.records.some((r) => r.id === copy.id)) {
+    batch.records.push({ ...copy, seq: folder.nextSeq(), sv: null, disk: null });
+    folder.emit({ type: 'conflict', path: meta.path, copy: copy.path, peer });
+  }
+}
+
+async function commitBatch(folder: Folder, peer: string, batch: Batch, docs: readonly DocWrite[], push: readonly DocUpdate[] = []): Promise<void> {
+  if (batch.records.length === 0) return;
+  await folder.commit({ records: batch.records, docs, push, origin: peer, echoes: batch.echoes });
+  const settled = await settleCollisions(folder, batch.records, batch.announced);
+  await materialize(folder, [...batch.records.map((r) => r.id), ...settled.map((r) => r.id)]);
+}
+
+/**
+ * Merges a peer's note updates into the documents, applies the entries that
+ * waited for them, stores both, and writes the notes out. A damaged update
+ * refuses the peer before anything changes.
+ * @param waiting the peer's entries that waited for this content, by id (their state vectors also tell a merge of concurrent edits from a catch-up)
+ */
+export async function receiveDocs(folder: Folder, peer: string, docs: readonly DocUpdate[], waiting: ReadonlyMap<string, Entry>): Promise<DocWant[]> {
+  for (const doc of docs) {
+    const kind = folder.index.get(doc.id)?.kind ?? waiting.get(doc.id)?.kind;
+    const path = folder.index.get(doc.id)?.path ?? waiting.get(doc.id)?.path ?? doc.id;
+    if (kind === 'text' && doc.update.length > 2 && !isValidUpdate(doc.update)) throw new SyncRefusal(REFUSED_UPDATE(path));
+  }
+  const batch: Batch = { records: [], echoes: new Set(), announced: new Map() };
   const writes: DocWrite[] = [];
   const push: DocUpdate[] = [];
-  const echoes = new Set<string>();
+  const stillLacking: DocWant[] = [];
   for (const doc of docs) {
+    const entry = waiting.get(doc.id);
     const record = folder.index.get(doc.id);
-    if (record?.kind !== 'text') continue;
+    if ((record?.kind ?? entry?.kind) !== 'text') continue;
     const note = await folder.notes.open(doc.id);
-    const applied = applyRemoteUpdate(note.doc, doc.update, authorSvs.get(doc.id) ?? null);
-    if (!applied.changed) continue;
+    const applied = applyRemoteUpdate(note.doc, doc.update, entry?.sv ?? null);
     const text = noteText(note.doc);
-    note.storedUpdates += 1;
-    if (note.storedUpdates > COMPACT_AFTER) {
-      writes.push({ id: doc.id, update: Y.encodeStateAsUpdate(note.doc), replace: true });
-      note.storedUpdates = 1;
-    } else {
-      writes.push({ id: doc.id, update: doc.update });
+    const content = { hash: await hashText(folder, text), size: new TextEncoder().encode(text).length, sv: Y.encodeStateVector(note.doc) };
+    if (entry && lacks(content.sv, entry.sv) && doc.update.length > 2) {
+      // A pushed update that builds on something this device lacks (Yjs holds it pending): ask for the rest.
+      stillLacking.push({ id: doc.id, sv: content.sv });
+      if (applied.changed) writes.push({ id: doc.id, update: doc.update });
+      continue;
     }
-    push.push(doc);
-    const sv = Y.encodeStateVector(note.doc);
-    const authorSv = authorSvs.get(doc.id);
+    if (applied.changed) {
+      note.storedUpdates += 1;
+      if (note.storedUpdates > COMPACT_AFTER) {
+        writes.push({ id: doc.id, update: Y.encodeStateAsUpdate(note.doc), replace: true });
+        note.storedUpdates = 1;
+      } else {
+        writes.push({ id: doc.id, update: doc.update });
+      }
+      push.push(doc);
+    }
+    if (entry) applyEntry(folder, peer, entry, batch, content);
+    else if (applied.changed && record) batch.records.push({ ...record, ...content, seq: folder.nextSeq() });
+    const now = batch.records.find((r) => r.id === doc.id);
     // Now exactly what the peer has: no need to tell it.
-    if (authorSv && bytesEqual(sv, authorSv)) echoes.add(doc.id);
-    records.push({ ...record, hash: await hashText(folder, text), size: new TextEncoder().encode(text).length, sv, seq: folder.nextSeq() });
-    if (applied.concurrent && !record.deleted) folder.emit({ type: 'merged', path: record.path, peer });
+    if (now && entry?.sv && bytesEqual(content.sv, entry.sv) && sameMeta(metaOf(now), { ...metaOf(entry), hash: now.hash, size: now.size })) batch.echoes.add(doc.id);
+    if (applied.concurrent && now && !now.deleted) folder.emit({ type: 'merged', path: now.path, peer });
   }
-  if (records.length === 0) return;
-  await folder.commit({ records, docs: writes, push, origin: peer, echoes });
-  await materialize(folder, records.map((r) => r.id));
+  if (writes.length > 0 && batch.records.length === 0) await folder.commit({ docs: writes, push, origin: peer });
+  else await commitBatch(folder, peer, batch, writes, push);
+  return stillLacking;
 }
 
 /** What the peer lacks of each note it asked for. */

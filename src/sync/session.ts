@@ -44,7 +44,8 @@ export class PeerSession {
   /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
   private readonly outstanding = new Map<string, number>();
   private readonly expectedBytes = new Map<string, number>();
-  private readonly authorSvs = new Map<string, Uint8Array>();
+  /** The peer's entries for notes whose content was asked for: applied when it arrives. */
+  private readonly waiting = new Map<string, Entry>();
   private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
   /** Our sequence numbers: the highest sent, whether the catch-up is out, and the highest the peer confirmed. */
   private sentSeq = 0;
@@ -56,6 +57,7 @@ export class PeerSession {
   private snapshotSeq = 0;
   private connectionEnded = false;
   private byeReceived = false;
+  private handling = '';
   private rejectRun: (error: unknown) => void = () => undefined;
 
   constructor(
@@ -152,7 +154,9 @@ export class PeerSession {
       } catch {
         throw new SyncRefusal(REFUSED_FRAME);
       }
+      this.handling = message.type;
       await this.handle(message);
+      this.handling = '';
       if (this.byeReceived) return;
     }
   }
@@ -163,7 +167,7 @@ export class PeerSession {
       case 'hello':
         return this.onHello(message);
       case 'changes':
-        await this.onEntries(message.entries);
+        await this.onEntries(message.entries, new Set(message.docs.map((d) => d.id)));
         if (message.docs.length > 0) await this.onDocs(message.docs);
         return;
       case 'docs':
@@ -173,9 +177,11 @@ export class PeerSession {
       case 'want-docs':
         this.outbox!.answer(this.serve(message.wants));
         return;
-      case 'caught-up':
-        this.theirCaughtUp = message.seq;
-        return this.advance(true);
+      case 'caught-up': {
+        const first = this.theirCaughtUp === null;
+        this.theirCaughtUp = Math.max(this.theirCaughtUp ?? 0, message.seq);
+        return this.advance(first);
+      }
       case 'synced':
         return this.onSynced(message.seq);
       case 'bye':
@@ -202,11 +208,13 @@ export class PeerSession {
     }
     const peerHas = hello.seenEpoch === this.folder.epoch ? hello.seen : 0;
     if (peerHas < this.assumedFrom) this.catchUp(peerHas, this.assumedFrom);
-    this.outbox!.later(async () => {
-      if (this.caughtUpSent) return null;
+    this.outbox!.later(() => {
+      if (this.caughtUpSent) return Promise.resolve(null);
+      // Runs after the catch-up frames, and live frames always go first: everything up to the folder's
+      // sequence number is now either sent or a change this peer made itself (an echo, not sent back).
       this.caughtUpSent = true;
-      this.sentSeq = Math.max(this.sentSeq, this.snapshotSeq);
-      return { type: 'caught-up', seq: this.snapshotSeq };
+      this.sentSeq = Math.max(this.sentSeq, this.folder.seq);
+      return Promise.resolve({ type: 'caught-up', seq: this.folder.seq });
     });
   }
 
@@ -237,14 +245,21 @@ export class PeerSession {
     const fromPeer = change.origin === this.peer;
     const entries = change.records.filter((r) => !(fromPeer && change.echoes.has(r.id))).map(entryOf);
     const docs = fromPeer ? [] : change.docs;
-    if (entries.length === 0 && docs.length === 0) return;
-    this.sentSeq = Math.max(this.sentSeq, ...change.records.map((r) => r.seq));
-    this.burst.expect(entries.length, 0);
-    this.burst.done(entries.length, 0);
-    this.outbox!.sendLive(entries, docs);
+    const top = Math.max(0, ...change.records.map((r) => r.seq));
+    if (entries.length > 0 || docs.length > 0) {
+      this.burst.expect(entries.length, 0);
+      this.burst.done(entries.length, 0);
+      this.outbox!.sendLive(entries, docs);
+    }
+    if (entries.length < change.records.length && this.caughtUpSent) {
+      // Records left out because the peer made them: say it has everything up to here, so the next catch-up skips them.
+      this.outbox!.sendLiveMessage({ type: 'caught-up', seq: top });
+    }
+    if (entries.length > 0 || this.caughtUpSent) this.sentSeq = Math.max(this.sentSeq, top);
   }
 
-  private async onEntries(entries: readonly Entry[]): Promise<void> {
+  /** @param pushed notes whose update came in the same frame (no need to ask for them) */
+  private async onEntries(entries: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
     for (const entry of entries) {
       const unsafe = unsafePathReason(entry.path);
       if (unsafe) throw new SyncRefusal(refusedPath(entry.path, unsafe));
@@ -255,27 +270,34 @@ export class PeerSession {
     const topSeq = Math.max(...entries.map((e) => e.seq));
     this.received = Math.max(this.received, topSeq);
     this.burst.expect(entries.length, 0);
-    for (const entry of entries) if (entry.sv) this.authorSvs.set(entry.id, entry.sv);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
     for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted) this.fetcher.announce(entry.hash, this.peer);
     this.fetcher.kick();
     const byId = new Map(entries.map((e) => [e.id, e]));
     for (const want of wants) {
       const entry = byId.get(want.id);
+      if (entry) this.waiting.set(want.id, entry);
       this.outstanding.set(want.id, entry?.seq ?? topSeq);
       this.expectedBytes.set(want.id, entry?.size ?? 0);
       this.burst.expect(0, entry?.size ?? 0);
     }
-    for (const batch of inBatches(wants, 2000, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
+    this.askFor(wants.filter((w) => !pushed.has(w.id)));
     this.burst.done(entries.length, 0);
     await this.advance();
   }
 
+  private askFor(wants: readonly DocWant[]): void {
+    for (const batch of inBatches(wants, 2000, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
+  }
+
   private async onDocs(docs: readonly DocUpdate[]): Promise<void> {
-    await this.folder.run(() => receiveDocs(this.folder, this.peer, docs, this.authorSvs));
+    const lacking = await this.folder.run(() => receiveDocs(this.folder, this.peer, docs, this.waiting));
+    this.askFor(lacking);
+    const still = new Set(lacking.map((w) => w.id));
     for (const doc of docs) {
+      if (still.has(doc.id)) continue;
       this.outstanding.delete(doc.id);
-      this.authorSvs.delete(doc.id);
+      this.waiting.delete(doc.id);
       this.burst.done(0, this.expectedBytes.get(doc.id) ?? doc.update.length);
       this.expectedBytes.delete(doc.id);
     }
@@ -339,6 +361,11 @@ export class PeerSession {
       }
     }
     this.checkSettled();
+  }
+
+  /** For diagnosing a sync that does not finish. */
+  describe(): string {
+    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
   }
 
   /** Emits `finished` once both sides hold everything of each other and no transfer from this peer is running. */

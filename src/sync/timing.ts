@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /**
  * Batches bursts of disk events: a batch closes after `quietMs` without an
@@ -45,4 +45,28 @@ export function batchChanges<T>(quietMs: number, maxMs: number, scheduler: Sched
         max?.unsubscribe();
       };
     });
+}
+
+/** Delays between retries of writes that could not be done yet: 100 ms doubling to 30 s. */
+export function retryDelay(attempt: number): number {
+  return Math.min(30_000, 100 * 2 ** Math.min(attempt, 9));
+}
+
+/**
+ * While `pending$` says true, runs `attempt` after retryDelay(0), then again
+ * after retryDelay(1)... until `pending$` says false (which cancels a
+ * waiting retry); the next true starts again from the shortest delay.
+ */
+export function retryWhilePending(pending$: Observable<boolean>, attempt: () => Observable<unknown>, scheduler: SchedulerLike): Observable<unknown> {
+  return pending$.pipe(
+    distinctUntilChanged(),
+    switchMap((pending) => {
+      if (!pending) return EMPTY;
+      let n = 0;
+      return defer(() => timer(retryDelay(n++), scheduler)).pipe(
+        concatMap(() => attempt()),
+        repeat(),
+      );
+    }),
+  );
 }

@@ -32,19 +32,36 @@ export async function materialize(folder: Folder, ids: Iterable<string>): Promis
     if (blocked.length === pending.length && blocked.length > 0) await stepAside(folder, blocked[0]!);
     pending = blocked;
   }
+  // Staged content nothing needs any more (its record was deleted or changed meanwhile) is not kept.
+  for (const key of [...folder.staged]) {
+    if (folder.fetching.has(key) || folder.needsContent(key)) continue;
+    folder.staged.delete(key);
+    await folder.files.discardStaged(key);
+  }
 }
 
-/** One record onto disk. False when its target is taken by a file that is itself about to move: try again after it. */
+/**
+ * One record onto disk. False when its target is taken by a file that is
+ * itself about to move: try again after it. When the disk changed under a
+ * write (the compare-and-swap failed), the change is left to the watcher,
+ * whose batch sees it in context (a move is paired with its delete; a note
+ * edit merges), and the write is retried after it; only if no event came
+ * after a few tries does the writer read the path in itself.
+ */
 async function place(folder: Folder, id: string): Promise<boolean> {
-  for (let attempt = 0; attempt < 3; attempt += 1) {
-    const record = folder.index.get(id);
-    if (!record) return true;
-    const outcome = record.deleted ? await removeFromDisk(folder, record) : await writeToDisk(folder, record);
-    if (outcome === 'done') return true;
-    if (outcome === 'blocked') return false;
-    // The disk moved on under us: read it in, then look again.
-    await ingestChanges(folder, [{ type: 'modified', path: outcome.reread }]);
+  const record = folder.index.get(id);
+  if (!record) return true;
+  const outcome = record.deleted ? await removeFromDisk(folder, record) : await writeToDisk(folder, record);
+  if (outcome === 'done') {
+    folder.casMisses.delete(id);
+    return true;
   }
+  if (outcome === 'blocked') return false;
+  const misses = (folder.casMisses.get(id) ?? 0) + 1;
+  folder.casMisses.set(id, misses);
+  if (misses < 3) return true;
+  folder.casMisses.delete(id);
+  await ingestChanges(folder, [{ type: 'modified', path: outcome.reread }]);
   return true;
 }
 
@@ -81,7 +98,8 @@ async function writeToDisk(folder: Folder, record: FileRecord): Promise<Outcome>
 
 async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> {
   const disk = record.disk!;
-  if (await folder.files.rename(disk.path, record.path)) {
+  // With the content it should have, so another file that took the name meanwhile is never moved instead.
+  if (await folder.files.rename(disk.path, record.path, await expectedOf(folder, record))) {
     const stat = await folder.files.stat(record.path);
     await folder.commit({ records: [{ ...record, disk: stat ? diskState(stat, disk.hash) : { ...disk, path: record.path } }] });
     return 'done';
@@ -91,6 +109,17 @@ async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> 
   if (occupant && occupant.id !== record.id && (occupant.deleted || occupant.path !== occupant.disk!.path)) return 'blocked';
   // Someone else's file is at the target: take it in; the collision rules then give one of them another name.
   return { reread: record.path };
+}
+
+/**
+ * Records that still believe their file is at `record`'s path, which was
+ * just found empty (an 'absent' write succeeded there): their file is gone
+ * (its delete or move is still on its way from the watcher).
+ */
+export function staleAt(folder: Folder, record: FileRecord): FileRecord[] {
+  if (record.disk) return [];
+  const other = folder.index.atDisk(record.path);
+  return other && other.id !== record.id ? [{ ...other, disk: null }] : [];
 }
 
 /** Breaks a cycle of moves (a ↔ b) by moving one file to a hidden temporary name, which the engine never syncs. */
@@ -115,12 +144,14 @@ async function placeBlob(folder: Folder, record: FileRecord): Promise<Outcome | 
   }
   const expected: Expected = record.disk ? { kind: 'hash', hash: record.disk.hash } : { kind: 'absent' };
   if (!(await folder.files.commitStaged(key, record.path, expected))) return { reread: record.path };
+  folder.staged.delete(key);
   const stat = await folder.files.stat(record.path);
-  await folder.commit({ records: [{ ...record, disk: diskState(stat ?? { path: record.path, size: record.size, mtime: 0 }, record.hash) }] });
+  await folder.commit({ records: [{ ...record, disk: diskState(stat ?? { path: record.path, size: record.size, mtime: 0 }, record.hash) }, ...staleAt(folder, record)] });
   return 'done';
 }
 
 async function copyToStaging(folder: Folder, from: string, key: string, size: number): Promise<boolean> {
+  folder.staged.add(key);
   const chunks: Uint8Array[] = [];
   for (let offset = 0; offset < size; offset += CHUNK_BYTES) {
     const bytes = await folder.files.readRange(from, offset, Math.min(CHUNK_BYTES, size - offset));
