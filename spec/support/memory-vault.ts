@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { Observable, Subject } from 'rxjs';
-import { contentHash } from '../../src/sync/hash';
+import { CHUNK_BYTES } from '../../src/sync/hash';
 import type { Expected, FileChange, FileStat, ListOptions, VaultFiles } from '../../src/sync/ports';
 
 /**
@@ -93,12 +94,12 @@ export class MemoryVault implements VaultFiles {
   }
 
   /** Path → content (text for notes, `bytes:<hash>` otherwise), for comparing trees. */
-  async tree(): Promise<Record<string, string>> {
+  tree(): Promise<Record<string, string>> {
     const tree: Record<string, string> = {};
     for (const file of [...this.files.values()].sort((x, y) => (x.path < y.path ? -1 : 1))) {
-      tree[file.path] = file.path.endsWith('.md') ? decoder.decode(file.bytes) : `bytes:${await contentHash(file.bytes)}`;
+      tree[file.path] = file.path.endsWith('.md') ? decoder.decode(file.bytes) : `bytes:${syncContentHash(file.bytes)}`;
     }
-    return tree;
+    return Promise.resolve(tree);
   }
 
   stagedKeys(): string[] {
@@ -133,24 +134,32 @@ export class MemoryVault implements VaultFiles {
     return Promise.resolve(file ? file.bytes.slice(offset, offset + length) : null);
   }
 
-  async writeText(path: string, text: string, expected: Expected): Promise<boolean> {
+  writeText(path: string, text: string, expected: Expected): Promise<boolean> {
+    return this.atomically(() => this.writeTextNow(path, text, expected));
+  }
+
+  private writeTextNow(path: string, text: string, expected: Expected): boolean {
     this.guard(path);
     this.beforeEngineWrite?.(path);
-    if (!(await this.matches(path, expected))) return false;
+    if (!this.matches(path, expected)) return false;
     const existed = this.files.has(this.key(path));
     this.engineWrite(path, () => this.store(path, encoder.encode(text)));
     this.events.next({ type: existed ? 'modified' : 'created', path });
     return true;
   }
 
-  async rename(from: string, to: string, expected?: Expected): Promise<boolean> {
+  rename(from: string, to: string, expected?: Expected): Promise<boolean> {
+    return this.atomically(() => this.renameNow(from, to, expected));
+  }
+
+  private renameNow(from: string, to: string, expected?: Expected): boolean {
     if (process.env.VAULT_TRACE) this.trace.push(`engine rename ${from} -> ${to}`);
     this.guard(from);
     this.guard(to);
     this.beforeEngineWrite?.(to);
     const file = this.files.get(this.key(from));
     if (!file || (this.files.has(this.key(to)) && this.key(to) !== this.key(from))) return false;
-    if (expected && !(await this.matches(from, expected))) return false;
+    if (expected && !this.matches(from, expected)) return false;
     this.engineWrite(to, () => {
       this.files.delete(this.key(from));
       this.files.set(this.key(to), { ...file, path: to });
@@ -159,10 +168,14 @@ export class MemoryVault implements VaultFiles {
     return true;
   }
 
-  async remove(path: string, expected: Expected): Promise<boolean> {
+  remove(path: string, expected: Expected): Promise<boolean> {
+    return this.atomically(() => this.removeNow(path, expected));
+  }
+
+  private removeNow(path: string, expected: Expected): boolean {
     this.guard(path);
     this.beforeEngineWrite?.(path);
-    if (!(await this.matches(path, expected))) return false;
+    if (!this.matches(path, expected)) return false;
     if (!this.files.has(this.key(path))) return true;
     this.engineWrite(path, () => this.files.delete(this.key(path)));
     this.events.next({ type: 'deleted', path });
@@ -199,13 +212,17 @@ export class MemoryVault implements VaultFiles {
     return Promise.resolve((this.staged.get(key) ?? new Uint8Array(0)).slice(offset, offset + length));
   }
 
-  async commitStaged(key: string, path: string, expected: Expected): Promise<boolean> {
+  commitStaged(key: string, path: string, expected: Expected): Promise<boolean> {
+    return this.atomically(() => this.commitStagedNow(key, path, expected));
+  }
+
+  private commitStagedNow(key: string, path: string, expected: Expected): boolean {
     if (process.env.VAULT_TRACE) this.trace.push(`engine commit ${key.slice(0, 6)} -> ${path} ${JSON.stringify(expected).slice(0, 40)}`);
     this.guard(path);
     this.beforeEngineWrite?.(path);
     const bytes = this.staged.get(key);
     if (!bytes) throw new Error(`nothing staged under ${key}`);
-    if (!(await this.matches(path, expected))) return false;
+    if (!this.matches(path, expected)) return false;
     const existed = this.files.has(this.key(path));
     this.engineWrite(path, () => {
       this.staged.delete(key);
@@ -251,12 +268,21 @@ export class MemoryVault implements VaultFiles {
   /** With VAULT_TRACE set: each change and the paths after it, for diagnosing a failing spec. */
   readonly trace: string[] = [];
 
-  private async matches(path: string, expected: Expected): Promise<boolean> {
+  /** Check and write in one step, as the port requires: nothing can change the file in between. */
+  private atomically(step: () => boolean): Promise<boolean> {
+    try {
+      return Promise.resolve(step());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private matches(path: string, expected: Expected): boolean {
     const file = this.files.get(this.key(path));
     if (expected.kind === 'absent') return !file;
     if (!file) return false;
     if (expected.kind === 'text') return decoder.decode(file.bytes) === expected.text;
-    return (await contentHash(file.bytes)) === expected.hash;
+    return syncContentHash(file.bytes) === expected.hash;
   }
 
   private emitMove(from: string, to: string): void {
@@ -275,4 +301,11 @@ export class MemoryVault implements VaultFiles {
       throw new Error(`path outside the folder: ${JSON.stringify(path)}`);
     }
   }
+}
+
+/** `contentHash` computed synchronously (node:crypto), so a compare-and-swap here is one step. */
+export function syncContentHash(bytes: Uint8Array): string {
+  const list = createHash('sha256');
+  for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) list.update(createHash('sha256').update(bytes.subarray(offset, offset + CHUNK_BYTES)).digest());
+  return list.digest('hex');
 }

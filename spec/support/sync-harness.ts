@@ -56,6 +56,7 @@ export class Device {
       maxBatchMs: 50,
       progressMs: 20,
       sha256: nodeSha256,
+      ...(process.env.SYNC_TRACE ? { trace: (step: string, detail: unknown) => console.log(this.name, step, JSON.stringify(detail)) } : {}),
       ...this.options.engine,
     });
   }

@@ -85,8 +85,11 @@ export class BlobFetcher {
         devices.add(source.deviceId);
       } else if (!this.stopped) {
         this.folder.fetching.delete(hash);
+        const ids = this.folder.wanting(hash).map((r) => r.id);
+        // The content is here now (staged): if placing it fails, that is the writer's to retry, not a reason to fetch again.
+        this.folder.wanted.delete(hash);
         // Placed where it is wanted; if nothing wants it any more, the writer's clean-up discards it.
-        await this.folder.run(() => materialize(this.folder, this.folder.wanting(hash).map((r) => r.id)));
+        await this.folder.run(() => materialize(this.folder, ids));
       }
     } catch (error) {
       if (error instanceof SyncRefusal) source.refuse(error);

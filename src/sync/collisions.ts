@@ -47,13 +47,8 @@ export async function settleCollisions(folder: Folder, touched: readonly FileRec
         changed.set(heir.id, heir);
       } else {
         const stampForName = loser.changed.t > 0 ? loser.changed : folder.stamp();
-        const moved: FileRecord = {
-          ...loser,
-          path: conflictName(loser.path, stampForName),
-          moved: folder.stamp(),
-          version: bumpVersion(loser.version, folder.replica, seq),
-          seq,
-        };
+        const version = bumpVersion(loser.version, folder.replica, seq);
+        const moved: FileRecord = { ...loser, path: conflictName(loser.path, stampForName), moved: folder.stamp(), version, lived: { [folder.replica]: seq }, seq };
         await folder.commit({ records: [moved] });
         changed.set(moved.id, moved);
         folder.emit({ type: 'conflict', path: winner.path, copy: moved.path, peer: null });

@@ -56,6 +56,8 @@ export interface SyncEngineOptions {
   readonly docCacheSize?: number;
   readonly randomBytes?: (length: number) => Uint8Array;
   readonly sha256?: Sha256;
+  /** Diagnostics: called with what the engine decided at each step. */
+  readonly trace?: (step: string, detail: unknown) => void;
 }
 
 export class VaultSyncEngine implements SyncEngine {
@@ -110,6 +112,7 @@ export class VaultSyncEngine implements SyncEngine {
       now: () => scheduler.now(),
       randomBytes: options.randomBytes ?? ((length) => crypto.getRandomValues(new Uint8Array(length))),
       sha256: options.sha256 ?? webSha256,
+      ...(options.trace ? { trace: options.trace } : {}),
     });
     const engine = new VaultSyncEngine(folder, scheduler, options);
     await engine.start();

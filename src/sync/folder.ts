@@ -32,6 +32,8 @@ export interface FolderOptions {
   /** Random bytes, for a new store epoch. */
   readonly randomBytes: (length: number) => Uint8Array;
   readonly sha256: Sha256;
+  /** Diagnostics: called with what the engine decided at each step (specs use it to explain a failure). */
+  readonly trace?: (step: string, detail: unknown) => void;
 }
 
 /** What peers need to hear about: records whose sequence number moved, and note updates to push with them. */

@@ -5,7 +5,8 @@ import type { Folder } from './folder';
 import { contentHash } from './hash';
 import { PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
-import { pathKey, unsafePathReason } from './paths';
+import { lastName, pathKey, unsafePathReason } from './paths';
+import { textHunks } from './text-diff';
 import type { DocWrite, FileChange, FileRecord, FileStat } from './ports';
 import { conflictCopy, metaOf } from './rules';
 import { GENESIS, bumpVersion, deriveId } from './versions';
@@ -29,6 +30,7 @@ interface Found {
 
 /** Takes a batch of watcher events in. Runs inside a folder task. */
 export async function ingestChanges(folder: Folder, changes: readonly FileChange[]): Promise<FileRecord[]> {
+  folder.options.trace?.('events', changes);
   if (changes.some((c) => c.type === 'rescan')) return scanFolder(folder, false);
   const paths = new Set<string>();
   const hints = new Map<string, string>();
@@ -120,6 +122,13 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
   }
 
   const work: Work = { records: [], docs: [], push: [], writeBack: [], mode };
+  folder.options.trace?.('ingest', {
+    paths: [...paths],
+    created: [...created].map(([p, f]) => `${p} ${f.hash.slice(0, 6)}`),
+    deleted: [...deleted].map(([p, r]) => `${p} ${r.id.slice(0, 6)} disk ${r.disk!.hash.slice(0, 6)} doc ${r.hash.slice(0, 6)}`),
+    modified: modified.map((m) => m.record.disk!.path),
+    hints: [...hints],
+  });
   // Moves: what the host reported, then deletes and creates of equal content.
   for (const [to, from] of hints) {
     const record = deleted.get(from);
@@ -136,6 +145,7 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     created.delete(to);
     await move(folder, work, record, found);
   }
+  await pairEditedMoves(folder, work, created, deleted);
   for (const { record, found } of modified) await modify(folder, work, record, found);
   for (const record of deleted.values()) remove(folder, work, record);
   for (const found of created.values()) {
@@ -143,6 +153,43 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     if (work.records.length >= BATCH) await flush(folder, work);
   }
   return flush(folder, work);
+}
+
+/**
+ * A note moved and edited within one batch (a Node watcher reports a delete
+ * and a create with different content) is still a move: paired with the
+ * deleted note whose base text it resembles most (over half unchanged; the
+ * same file name counts for a quarter), so the edit is ingested as an edit
+ * and no text is duplicated under a new id.
+ */
+async function pairEditedMoves(folder: Folder, work: Work, created: Map<string, Found>, deleted: Map<string, FileRecord>): Promise<void> {
+  const notes = [...deleted.values()].filter((r) => r.kind === 'text');
+  if (notes.length === 0) return;
+  const compareAll = notes.length * created.size <= 2_000;
+  for (const [to, found] of [...created]) {
+    if (found.text === null || kindFor(folder, found) !== 'text') continue;
+    let best: FileRecord | null = null;
+    let bestScore = 0.5;
+    for (const record of notes) {
+      if (!deleted.has(record.disk!.path)) continue;
+      const sameName = lastName(record.disk!.path) === lastName(to);
+      if (!compareAll && !sameName) continue;
+      const score = similarity((await folder.notes.open(record.id)).base, found.text) + (sameName ? 0.25 : 0);
+      if (score > bestScore) [best, bestScore] = [record, score];
+    }
+    if (!best) continue;
+    deleted.delete(best.disk!.path);
+    created.delete(to);
+    await move(folder, work, best, found);
+  }
+}
+
+/** How much of two texts is unchanged between them, from 0 to 1. */
+function similarity(a: string, b: string): number {
+  const longest = Math.max(a.length, b.length);
+  if (longest === 0) return 1;
+  const changed = textHunks(a, b).reduce((n, h) => n + Math.max(h.end - h.start, h.insert.length), 0);
+  return 1 - changed / longest;
 }
 
 interface Work {
@@ -212,10 +259,12 @@ async function create(folder: Folder, work: Work, found: Found): Promise<void> {
     changed: stamp,
     moved: stamp,
     version: genesis ? {} : bumpVersion(old?.version ?? {}, folder.replica, seq),
+    lived: {},
     seq,
     sv: old?.sv ?? null,
     disk: diskState(found.stat, found.hash),
   };
+  record = { ...record, lived: genesis ? {} : { [folder.replica]: seq } };
   if (record.kind === 'text') record = await takeNote(folder, work, record, found.text ?? '', found.hash, !old);
   work.records.push(record);
 }
@@ -262,6 +311,7 @@ async function modify(folder: Folder, work: Work, record: FileRecord, found: Fou
     seq,
     disk: diskState(found.stat, found.hash),
   };
+  next = { ...next, lived: { [folder.replica]: seq } };
   if (record.kind === 'text') {
     next = await takeNote(folder, work, next, found.text ?? '', found.hash);
   } else if (!record.deleted && record.hash !== record.disk!.hash) {
@@ -282,6 +332,7 @@ async function move(folder: Folder, work: Work, record: FileRecord, found: Found
     path: found.stat.path,
     moved: folder.stamp(),
     version: bumpVersion(record.version, folder.replica, seq),
+    lived: { [folder.replica]: seq },
     seq,
     disk: { ...record.disk!, path: found.stat.path, mtime: found.stat.mtime, size: found.stat.size },
   };

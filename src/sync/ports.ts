@@ -191,6 +191,15 @@ export interface FileRecord {
   /** When the path last changed (creation counts). */
   readonly moved: Stamp;
   readonly version: VersionVector;
+  /**
+   * The changes that keep the file live: for each replica, the counter of its
+   * last change that created, edited or moved the file (a delete leaves this
+   * as it was; `{}` for a file enrolled from disk). A delete concurrent with
+   * a change loses to it only if it had not seen that change: this is how
+   * the rules tell "deleted after seeing the edit" from "deleted while it was
+   * edited" once versions have been merged.
+   */
+  readonly lived: VersionVector;
   /** This device's sequence number of the record's last change (local or applied from a peer). */
   readonly seq: number;
   /** A note's Yjs state vector on this device (null for a blob). */

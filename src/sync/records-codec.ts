@@ -3,7 +3,7 @@ import * as decoding from 'lib0/decoding';
 // eslint-disable-next-line import/no-extraneous-dependencies -- as above
 import * as encoding from 'lib0/encoding';
 import { fromHex, toHex } from '../core/bytes';
-import type { DiskState, FileRecord, PeerMark, Stamp } from './ports';
+import type { DiskState, FileRecord, PeerMark, Stamp, VersionVector } from './ports';
 
 /**
  * Binary form of index entries (on the wire) and of whole records (for a
@@ -29,12 +29,8 @@ export function writeEntry(encoder: encoding.Encoder, entry: Entry, disk: DiskSt
   encoding.writeVarUint(encoder, entry.size);
   writeStamp(encoder, entry.changed);
   writeStamp(encoder, entry.moved);
-  const version = Object.entries(entry.version);
-  encoding.writeVarUint(encoder, version.length);
-  for (const [replica, counter] of version) {
-    encoding.writeUint32(encoder, Number.parseInt(replica, 16) >>> 0);
-    encoding.writeVarUint(encoder, counter);
-  }
+  writeVersion(encoder, entry.version);
+  writeVersion(encoder, entry.lived);
   encoding.writeVarUint(encoder, entry.seq);
   if (entry.kind === 'text') encoding.writeVarUint8Array(encoder, entry.sv ?? new Uint8Array(0));
   if (disk) {
@@ -54,13 +50,8 @@ export function readEntry(decoder: decoding.Decoder): { entry: Entry; disk: Disk
   const size = decoding.readVarUint(decoder);
   const changed = readStamp(decoder);
   const moved = readStamp(decoder);
-  const count = decoding.readVarUint(decoder);
-  if (count > MAX_VERSION_ENTRIES) throw new Error('version vector too long');
-  const version: Record<string, number> = {};
-  for (let i = 0; i < count; i += 1) {
-    const replica = decoding.readUint32(decoder).toString(16).padStart(8, '0');
-    version[replica] = decoding.readVarUint(decoder);
-  }
+  const version = readVersion(decoder);
+  const lived = readVersion(decoder);
   const seq = decoding.readVarUint(decoder);
   const kind = flags & FLAG_TEXT ? 'text' : 'blob';
   let sv: Uint8Array | null = null;
@@ -77,7 +68,7 @@ export function readEntry(decoder: decoding.Decoder): { entry: Entry; disk: Disk
       mtime: decoding.readFloat64(decoder),
     };
   }
-  const entry: Entry = { id, path, kind, deleted: (flags & FLAG_DELETED) !== 0, hash, size, changed, moved, version, seq, sv };
+  const entry: Entry = { id, path, kind, deleted: (flags & FLAG_DELETED) !== 0, hash, size, changed, moved, version, lived, seq, sv };
   return { entry, disk };
 }
 
@@ -114,6 +105,26 @@ export function decodePeerMark(bytes: Uint8Array): PeerMark {
     acked: decoding.readVarUint(decoder),
     ackedEpoch: decoding.readVarString(decoder),
   };
+}
+
+function writeVersion(encoder: encoding.Encoder, version: VersionVector): void {
+  const entries = Object.entries(version);
+  encoding.writeVarUint(encoder, entries.length);
+  for (const [replica, counter] of entries) {
+    encoding.writeUint32(encoder, Number.parseInt(replica, 16) >>> 0);
+    encoding.writeVarUint(encoder, counter);
+  }
+}
+
+function readVersion(decoder: decoding.Decoder): VersionVector {
+  const count = decoding.readVarUint(decoder);
+  if (count > MAX_VERSION_ENTRIES) throw new Error('version vector too long');
+  const version: Record<string, number> = {};
+  for (let i = 0; i < count; i += 1) {
+    const replica = decoding.readUint32(decoder).toString(16).padStart(8, '0');
+    version[replica] = decoding.readVarUint(decoder);
+  }
+  return version;
 }
 
 function writeStamp(encoder: encoding.Encoder, stamp: Stamp): void {

@@ -1,5 +1,5 @@
 import { conflictName } from './paths';
-import type { FileRecord } from './ports';
+import type { FileRecord, VersionVector } from './ports';
 import { compareStamps, compareVersions, deriveId, mergeVersions, versionsEqual } from './versions';
 
 /**
@@ -19,8 +19,8 @@ export interface Resolution {
 }
 
 export function metaOf(record: Meta): Meta {
-  const { id, path, kind, deleted, hash, size, changed, moved, version } = record;
-  return { id, path, kind, deleted, hash, size, changed, moved, version };
+  const { id, path, kind, deleted, hash, size, changed, moved, version, lived } = record;
+  return { id, path, kind, deleted, hash, size, changed, moved, version, lived };
 }
 
 export function sameMeta(a: Meta, b: Meta): boolean {
@@ -32,15 +32,17 @@ export function sameMeta(a: Meta, b: Meta): boolean {
     (a.kind === 'text' || (a.hash === b.hash && a.size === b.size)) &&
     compareStamps(a.changed, b.changed) === 0 &&
     compareStamps(a.moved, b.moved) === 0 &&
-    versionsEqual(a.version, b.version)
+    versionsEqual(a.version, b.version) &&
+    versionsEqual(a.lived, b.lived)
   );
 }
 
 /**
  * Two versions of one file's record → the one every device ends with.
  * - One version has seen the other: it wins whole.
- * - Concurrent: deleted only if both deleted (an edit, or any change,
- *   beats a delete); the path of the later `moved`, the content of the later
+ * - Concurrent: a side stays live unless the other side deleted it after
+ *   seeing the change that made it live (an edit, or any change, beats a
+ *   delete made without knowing of it); the path of the later `moved`, the content of the later
  *   `changed` (so a rename and an edit both stick); two different live
  *   attachment contents keep both, the older as a conflict copy; the version
  *   has seen both.
@@ -50,24 +52,43 @@ export function resolve(local: Meta, remote: Meta): Resolution {
   if (order === 'after' || (order === 'equal' && sameMeta(local, remote))) return { meta: local, copy: null };
   if (order === 'before') return { meta: remote, copy: null };
 
+  // What made each side live that the other has not seen. A side stays live unless the other deleted it
+  // after seeing all of that.
+  const localFrontier = unseen(local.lived, remote.version);
+  const remoteFrontier = unseen(remote.lived, local.version);
+  const localLives = !local.deleted && !(remote.deleted && isEmpty(localFrontier));
+  const remoteLives = !remote.deleted && !(local.deleted && isEmpty(remoteFrontier));
   const pathFrom = laterOf(local, remote, 'moved');
-  const bothLive = !local.deleted && !remote.deleted;
-  // A deleted side's content was thrown away, not replaced: the live side's content stands.
-  const contentFrom = local.deleted !== remote.deleted ? (local.deleted ? remote : local) : laterOf(local, remote, 'changed');
+  const contentFrom = localLives !== remoteLives ? (localLives ? local : remote) : laterOf(local, remote, 'changed');
   const contentLoser = contentFrom === local ? remote : local;
+  // What keeps the result live: the survivors' changes the other side had not seen.
+  const frontier = localLives && !remoteLives ? localFrontier : remoteLives && !localLives ? remoteFrontier : mergeVersions(localFrontier, remoteFrontier);
+  const lived = localLives || remoteLives || !isEmpty(frontier) ? frontier : mergeVersions(local.lived, remote.lived);
   const meta: Meta = {
     id: local.id,
     path: pathFrom.path,
     kind: local.kind,
-    deleted: local.deleted && remote.deleted,
+    deleted: !localLives && !remoteLives,
     hash: contentFrom.hash,
     size: contentFrom.size,
     changed: contentFrom.changed,
     moved: pathFrom.moved,
     version: mergeVersions(local.version, remote.version),
+    lived,
   };
-  const copy = local.kind === 'blob' && bothLive && local.hash !== remote.hash ? conflictCopy(contentLoser, meta.path) : null;
+  const copy = local.kind === 'blob' && localLives && remoteLives && local.hash !== remote.hash ? conflictCopy(contentLoser, meta.path) : null;
   return { meta, copy };
+}
+
+/** The entries of `a` that `b` has not seen. */
+function unseen(a: VersionVector, b: VersionVector): VersionVector {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(a)) if (value > (b[key] ?? 0)) out[key] = value;
+  return out;
+}
+
+function isEmpty(version: VersionVector): boolean {
+  return Object.keys(version).length === 0;
 }
 
 /** Of two records, the one whose `field` stamp is later; ties (never between real changes) go by path, then hash. */
@@ -95,6 +116,7 @@ export function conflictCopy(loser: Meta, path: string): Meta {
     changed: loser.changed,
     moved: loser.changed,
     version: {},
+    lived: {},
   };
 }
 

@@ -52,6 +52,7 @@ async function place(folder: Folder, id: string): Promise<boolean> {
   const record = folder.index.get(id);
   if (!record) return true;
   const outcome = record.deleted ? await removeFromDisk(folder, record) : await writeToDisk(folder, record);
+  folder.options.trace?.('place', { id, path: record.path, deleted: record.deleted, hash: record.hash, disk: record.disk, outcome });
   if (outcome === 'done') {
     folder.casMisses.delete(id);
     return true;
@@ -105,6 +106,9 @@ async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> 
     return 'done';
   }
   if (!(await folder.files.stat(disk.path))) return { reread: disk.path };
+  const target = await folder.files.stat(record.path);
+  // The source is there but is not what we believe (it changed): that change is read in first.
+  if (!target) return { reread: disk.path };
   const occupant = folder.index.atDisk(record.path);
   if (occupant && occupant.id !== record.id && (occupant.deleted || occupant.path !== occupant.disk!.path)) return 'blocked';
   // Someone else's file is at the target: take it in; the collision rules then give one of them another name.
