@@ -132,7 +132,8 @@ async function stepAside(folder: Folder, id: string): Promise<void> {
   if (!record?.disk) return;
   const slash = record.disk.path.lastIndexOf('/');
   const aside = `${slash < 0 ? '' : record.disk.path.slice(0, slash + 1)}.vault-peers-move-${id}`;
-  if (await folder.files.rename(record.disk.path, aside)) await folder.commit({ records: [{ ...record, disk: { ...record.disk, path: aside } }] });
+  // Only the content we know: a file that changed meanwhile stays where it is until the watcher brings the change in.
+  if (await folder.files.rename(record.disk.path, aside, await expectedOf(folder, record))) await folder.commit({ records: [{ ...record, disk: { ...record.disk, path: aside } }] });
 }
 
 /**
