@@ -22,6 +22,8 @@ export class MemorySyncStore implements SyncStore {
   private state: State | null = null;
   commits = 0;
   private lastBatch: StoreBatch = {};
+  /** Called after each commit (specs snapshot the store there, as a crash would leave it). */
+  onCommit: (() => void) | null = null;
   /** Makes the next commit fail (as a full disk would), changing nothing. */
   failNextCommit: Error | null = null;
   /** Hold commits until released, to catch the engine between steps. */
@@ -63,6 +65,7 @@ export class MemorySyncStore implements SyncStore {
     }
     this.commits += 1;
     this.lastBatch = batch;
+    this.onCommit?.();
   }
 
   /** Bytes the last commit wrote (records encoded as a file store would, updates, base texts). */

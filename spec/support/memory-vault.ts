@@ -40,6 +40,8 @@ export class MemoryVault implements VaultFiles {
   watchers = 0;
   /** Called before each engine write takes effect, to race it with a "user" edit. */
   beforeEngineWrite: ((path: string) => void) | null = null;
+  /** Called after each engine write took effect (specs snapshot a crash there). */
+  afterEngineWrite: ((path: string) => void) | null = null;
   /** Makes the next engine write fail as a full disk would. */
   failWrites: Error | null = null;
 
@@ -100,6 +102,15 @@ export class MemoryVault implements VaultFiles {
       tree[file.path] = file.path.endsWith('.md') ? decoder.decode(file.bytes) : `bytes:${syncContentHash(file.bytes)}`;
     }
     return Promise.resolve(tree);
+  }
+
+  /** A copy of the folder and its staging as they are now (what a crash leaves on disk). */
+  clone(): MemoryVault {
+    const copy = new MemoryVault(this.options);
+    for (const [key, file] of this.files) copy.files.set(key, file);
+    for (const [key, bytes] of this.staged) copy.staged.set(key, bytes.slice());
+    copy.clock = this.clock;
+    return copy;
   }
 
   stagedKeys(): string[] {
@@ -205,6 +216,7 @@ export class MemoryVault implements VaultFiles {
     next.set(old.subarray(0, Math.min(offset, old.length)));
     next.set(bytes, offset);
     this.staged.set(key, next);
+    this.afterEngineWrite?.(`staging:${key}`);
     return Promise.resolve();
   }
 
@@ -262,6 +274,7 @@ export class MemoryVault implements VaultFiles {
     if (this.failWrites) throw this.failWrites;
     this.engineWrites.push(path);
     write();
+    this.afterEngineWrite?.(path);
     if (process.env.VAULT_TRACE) this.trace.push(`engine ${path} ${this.paths().join(',')}`);
   }
 

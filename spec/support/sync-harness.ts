@@ -33,9 +33,10 @@ export class Device {
   constructor(
     readonly name: string,
     private readonly options: DeviceOptions = {},
+    vault?: MemoryVault,
   ) {
     this.id = nodeIdOf(name);
-    this.vault = new MemoryVault(options.vault);
+    this.vault = vault ?? new MemoryVault(options.vault);
     this.store = new MemorySyncStore();
   }
 

@@ -48,7 +48,9 @@ export async function settleCollisions(folder: Folder, touched: readonly FileRec
       } else {
         const stampForName = loser.changed.t > 0 ? loser.changed : folder.stamp();
         const version = bumpVersion(loser.version, folder.replica, seq);
-        const moved: FileRecord = { ...loser, path: conflictName(loser.path, stampForName), moved: folder.stamp(), version, lived: { [folder.replica]: seq }, seq };
+        // Not a change anyone made to the file (this device may not even hold it): it does not keep the file
+        // alive against a delete that saw the file's last real change.
+        const moved: FileRecord = { ...loser, path: conflictName(loser.path, stampForName), moved: folder.stamp(), version, seq };
         await folder.commit({ records: [moved] });
         changed.set(moved.id, moved);
         folder.emit({ type: 'conflict', path: winner.path, copy: moved.path, peer: null });
