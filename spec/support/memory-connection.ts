@@ -27,6 +27,8 @@ export interface MemoryLinkOptions {
   readonly windowBytes?: number;
   /** Delay before each frame can be read, in ms of real time (default 0). */
   readonly latencyMs?: number;
+  /** Sees every frame as it is written: which side wrote it and on which sub-protocol. */
+  readonly tap?: (from: 'a' | 'b', protocol: string, frame: Uint8Array) => void;
 }
 
 export interface MemoryLink {
@@ -42,8 +44,8 @@ export interface MemoryLink {
 
 export function memoryLink(aNodeId: string, bNodeId: string, options: MemoryLinkOptions = {}): MemoryLink {
   const sent = { a: { bytes: 0, frames: 0 }, b: { bytes: 0, frames: 0 } };
-  const a = new MemoryConnection(bNodeId, 'outgoing', sent.a, options);
-  const b = new MemoryConnection(aNodeId, 'incoming', sent.b, options);
+  const a = new MemoryConnection(bNodeId, 'outgoing', sent.a, options, 'a');
+  const b = new MemoryConnection(aNodeId, 'incoming', sent.b, options, 'b');
   a.peer = b;
   b.peer = a;
   return {
@@ -77,6 +79,7 @@ export class MemoryConnection implements PeerConnection {
     readonly direction: ConnectionDirection,
     private readonly counter: WireCounter,
     private readonly options: MemoryLinkOptions,
+    private readonly side: 'a' | 'b',
   ) {}
 
   get closed(): boolean {
@@ -105,8 +108,9 @@ export class MemoryConnection implements PeerConnection {
     if (this.isClosed || this.peer.isClosed) return Promise.reject(new Error('The connection has ended.'));
     const window = this.options.windowBytes ?? 256 * 1024;
     const latency = this.options.latencyMs ?? 0;
-    const out = new Pipe(window, latency, this.counter);
-    const back = new Pipe(window, latency, this.peer.counter);
+    const tap = this.options.tap;
+    const out = new Pipe(window, latency, this.counter, tap ? (frame) => tap(this.side, protocol, frame) : null);
+    const back = new Pipe(window, latency, this.peer.counter, tap ? (frame) => tap(this.peer.side, protocol, frame) : null);
     this.counter.bytes += protocol.length + 4;
     const mine = new MemoryStream(back, out);
     const theirs = new MemoryStream(out, back);
@@ -214,6 +218,7 @@ class Pipe {
     private readonly window: number,
     private readonly latencyMs: number,
     private readonly counter: WireCounter,
+    private readonly tap: ((frame: Uint8Array) => void) | null,
   ) {}
 
   write(frame: Uint8Array): Promise<void> {
@@ -260,12 +265,14 @@ class Pipe {
       const { frame, resolve } = this.writers.shift()!;
       this.counter.bytes += frame.length + 4;
       this.counter.frames += 1;
+      this.tap?.(frame);
       resolve();
       if (this.latencyMs > 0) {
         this.inFlight += frame.length;
         setTimeout(() => {
           this.inFlight -= frame.length;
           this.arrive(frame);
+          this.admit();
         }, this.latencyMs);
       } else {
         this.arrive(frame);
