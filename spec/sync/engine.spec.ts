@@ -198,6 +198,8 @@ describe('what people see', () => {
     const c = link(a, b);
     await waitFor(() => bothFinished(c), 'the second sync');
     await converged([a, b]);
+    expect(c.events.b).toContainEqual({ type: 'merged', path: 'n.md' });
+    expect(c.events.b.filter((e) => e.type === 'conflict').map((e) => (e as { path: string }).path).sort()).toEqual(['p.png', 'q.png']);
     const log = await firstValueFrom(b.engine.activityLog$.pipe(skipWhile((l) => !l.some((e) => e.kind === 'merged')), take(1)));
     expect(log.find((e) => e.kind === 'merged')).toMatchObject({ path: 'n.md', peer: a.id, message: expect.stringMatching(/Merged concurrent edits from 61616161 in n.md/u) });
     const conflicts = await firstValueFrom(b.engine.conflicts$.pipe(skipWhile((l) => l.length < 2)));

@@ -2,8 +2,8 @@ import { Device, bothFinished, connect, converged, waitFor, type Connection } fr
 
 const devices: Device[] = [];
 const links: Connection[] = [];
-async function start(name: string, files: Record<string, string | Uint8Array> = {}): Promise<Device> {
-  const d = await Device.start(name, files);
+async function start(name: string, files: Record<string, string | Uint8Array> = {}, options = {}): Promise<Device> {
+  const d = await Device.start(name, files, options);
   devices.push(d);
   return d;
 }
@@ -116,5 +116,40 @@ describe('scenarios', () => {
     const c = await syncOnce(a, b);
     console.log('catch-up bytes for 5 of 200', c.link.totalBytes);
     expect(c.link.totalBytes).toBeLessThan(5 * 400 + 600);
+  });
+
+  it('two names that differ only in case keep both files, and a case-insensitive disk loses neither', async () => {
+    const a = await start('a');
+    const mac = await start('m', {}, { vault: { caseInsensitive: true } });
+    (await syncOnce(a, mac)).disconnect();
+    a.vault.put('Note.md', 'upper\n');
+    await new Promise((r) => setTimeout(r, 20));
+    mac.vault.put('note.md', 'lower\n');
+    await new Promise((r) => setTimeout(r, 20));
+    await syncOnce(a, mac);
+    const texts = Object.values(await mac.vault.tree()).sort();
+    expect(texts).toEqual(['lower\n', 'upper\n']);
+    expect(a.vault.paths().filter((p) => p.includes('sync-conflict'))).toHaveLength(1);
+    expect(mac.vault.violations).toEqual([]);
+  });
+
+  it('an edit made on disk while a peer change is on its way to that note: both are kept, once', async () => {
+    const a = await start('a', { 'race.md': 'alpha\nbeta\ngamma\n' });
+    const b = await start('b');
+    const c = await syncOnce(a, b);
+    // Just before b writes a's change out, another program edits b's copy: the write is refused (compare-and-swap),
+    // the disk is read in and merged three ways, and the merge is written.
+    let raced = false;
+    b.vault.beforeEngineWrite = (path) => {
+      if (path !== 'race.md' || raced) return;
+      raced = true;
+      b.vault.put('race.md', 'alpha\nbeta DISK\ngamma\n');
+    };
+    a.vault.put('race.md', 'alpha REMOTE\nbeta\ngamma\n');
+    await waitFor(() => raced, 'the race');
+    await converged([a, b]);
+    expect(a.vault.text('race.md')).toBe('alpha REMOTE\nbeta DISK\ngamma\n');
+    expect(b.vault.paths()).toEqual(['race.md']);
+    void c;
   });
 });

@@ -18,9 +18,10 @@ import { bumpVersion } from './versions';
  * Settles every collision of `touched` records (already committed) and
  * commits the result.
  * @param announced content hashes peers announced for notes this device has not received yet
+ * @param peer the peer whose change brought the collision, if any (for the activity log)
  * @returns the records that changed, for the writer
  */
-export async function settleCollisions(folder: Folder, touched: readonly FileRecord[], announced: ReadonlyMap<string, string>): Promise<FileRecord[]> {
+export async function settleCollisions(folder: Folder, touched: readonly FileRecord[], announced: ReadonlyMap<string, string>, peer: string | null = null): Promise<FileRecord[]> {
   const changed = new Map<string, FileRecord>();
   const docs: DocWrite[] = [];
   for (const start of touched) {
@@ -53,7 +54,7 @@ export async function settleCollisions(folder: Folder, touched: readonly FileRec
         const moved: FileRecord = { ...loser, path: conflictName(loser.path, stampForName), moved: folder.stamp(), version, seq };
         await folder.commit({ records: [moved] });
         changed.set(moved.id, moved);
-        folder.emit({ type: 'conflict', path: winner.path, copy: moved.path, peer: null });
+        folder.emit({ type: 'conflict', path: winner.path, copy: moved.path, peer });
       }
       record = folder.index.get(start.id);
     }

@@ -63,7 +63,7 @@ export async function writeNote(folder: Folder, id: string): Promise<NoteWrite> 
   const written: FileRecord = { ...record, hash, size: encodeNote(text).length, disk: diskState(stat ?? { path, size: encodeNote(text).length, mtime: 0 }, hash) };
   // A record that still believed its file was here, where an 'absent' write just succeeded, has lost it.
   const other = record.disk ? undefined : folder.index.atDisk(path);
-  const stale = other && other.id !== id ? [{ ...other, disk: null }] : [];
+  const stale = other && other.id !== id && other.disk?.path === path ? [{ ...other, disk: null }] : [];
   await folder.commit({ records: [written, ...stale], docs: [{ id, base: text }] });
   return 'written';
 }

@@ -142,7 +142,12 @@ export class VaultSyncEngine implements SyncEngine {
         .subscribe(),
     );
     // Writes that could not be done yet (a file in the way, a full disk) are tried again with backoff.
-    const retryable = (): string[] => [...folder.pendingDisk].filter((id) => !folder.wanted.has(folder.index.get(id)?.hash ?? ''));
+    // (An attachment waiting for content is the fetcher's, unless the content has since appeared on this disk.)
+    const retryable = (): string[] =>
+      [...folder.pendingDisk].filter((id) => {
+        const hash = folder.index.get(id)?.hash ?? '';
+        return !folder.wanted.has(hash) || folder.index.withDiskHash(hash).length > 0;
+      });
     this.subscriptions.push(
       retryWhilePending(
         folder.idle$.pipe(map(() => retryable().length > 0)),
@@ -162,6 +167,11 @@ export class VaultSyncEngine implements SyncEngine {
         return undefined;
       }
       const deviceId = connection.remoteNodeId;
+      // Merges and conflict copies that came from this peer go out on its sync events too (core's SyncEvent).
+      const fromPeer = this.folder.events$.subscribe((event) => {
+        if (event.type === 'merged' && event.peer === deviceId) subscriber.next({ type: 'merged', path: event.path });
+        if (event.type === 'conflict' && event.peer === deviceId) subscriber.next({ type: 'conflict', path: event.path, copy: event.copy });
+      });
       const session = new PeerSession(
         this.folder,
         connection,
@@ -186,6 +196,7 @@ export class VaultSyncEngine implements SyncEngine {
         },
       );
       return () => {
+        fromPeer.unsubscribe();
         session.stop(this.closed ? 'The other device is shutting down.' : undefined);
         this.sessions.delete(session);
       };

@@ -196,8 +196,8 @@ export interface FileRecord {
    * last change that created, edited or moved the file (a delete leaves this
    * as it was; `{}` for a file enrolled from disk). A delete concurrent with
    * a change loses to it only if it had not seen that change: this is how
-   * the rules tell "deleted after seeing the edit" from "deleted while it was
-   * edited" once versions have been merged.
+   * the rules tell a delete made after seeing the edit apart from one made
+   * while it was being edited, once versions have been merged.
    */
   readonly lived: VersionVector;
   /** This device's sequence number of the record's last change (local or applied from a peer). */

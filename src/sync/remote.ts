@@ -84,7 +84,7 @@ function applyEntry(folder: Folder, peer: string, entry: Entry, batch: Batch, co
 async function commitBatch(folder: Folder, peer: string, batch: Batch, docs: readonly DocWrite[], push: readonly DocUpdate[] = []): Promise<void> {
   if (batch.records.length === 0) return;
   await folder.commit({ records: batch.records, docs, push, origin: peer, echoes: batch.echoes });
-  const settled = await settleCollisions(folder, batch.records, batch.announced);
+  const settled = await settleCollisions(folder, batch.records, batch.announced, peer);
   await materialize(folder, [...batch.records.map((r) => r.id), ...settled.map((r) => r.id)]);
 }
 

@@ -123,7 +123,8 @@ async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> 
 export function staleAt(folder: Folder, record: FileRecord): FileRecord[] {
   if (record.disk) return [];
   const other = folder.index.atDisk(record.path);
-  return other && other.id !== record.id ? [{ ...other, disk: null }] : [];
+  // Exactly this name: on a case-sensitive disk, `Note.md` is not where `note.md` was written.
+  return other && other.id !== record.id && other.disk?.path === record.path ? [{ ...other, disk: null }] : [];
 }
 
 /** Breaks a cycle of moves (a ↔ b) by moving one file to a hidden temporary name, which the engine never syncs. */
