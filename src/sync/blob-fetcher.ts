@@ -1,4 +1,4 @@
-import { Subject, type Observable } from 'rxjs';
+import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { PeerConnection } from '../core/ports';
 import { errorMessage } from '../core/errors';
 import { fetchBlob } from './blob-transfer';
@@ -26,6 +26,9 @@ export class BlobFetcher {
   private readonly sources = new Map<string, BlobSource>();
   private readonly inFlight = new Map<string, string>();
   private readonly gone = new Map<string, Set<string>>();
+  /** How many times each content was refused as gone, for the delay before asking again. */
+  private readonly goneCount = new Map<string, number>();
+  private readonly timers = new Set<Subscription>();
   private readonly busy = new Map<string, number>();
   private readonly settled = new Subject<string>();
   /** Emits a peer's device id when one of its fetches ended. */
@@ -34,6 +37,7 @@ export class BlobFetcher {
 
   constructor(
     private readonly folder: Folder,
+    private readonly scheduler: SchedulerLike,
     private readonly perPeer = 2,
   ) {}
 
@@ -69,7 +73,27 @@ export class BlobFetcher {
 
   stop(): void {
     this.stopped = true;
+    for (const timer of this.timers) timer.unsubscribe();
+    this.timers.clear();
     this.settled.complete();
+  }
+
+  /**
+   * A peer said it no longer has this content (or does not have it yet: it may be placing it). It is not
+   * asked again for a while, then it is, in case it has it by then.
+   */
+  private markGone(hash: string, deviceId: string): void {
+    let devices = this.gone.get(hash);
+    if (!devices) this.gone.set(hash, (devices = new Set()));
+    devices.add(deviceId);
+    const times = this.goneCount.get(hash) ?? 0;
+    this.goneCount.set(hash, times + 1);
+    const timer = this.scheduler.schedule(() => {
+      this.timers.delete(timer);
+      this.gone.get(hash)?.delete(deviceId);
+      this.kick();
+    }, goneDelay(times));
+    this.timers.add(timer);
   }
 
   private async fetch(hash: string, source: BlobSource): Promise<void> {
@@ -80,9 +104,7 @@ export class BlobFetcher {
     try {
       const outcome = await fetchBlob(this.folder, source.connection, hash, path, (bytes) => source.onBytes(bytes));
       if (outcome === 'gone') {
-        let devices = this.gone.get(hash);
-        if (!devices) this.gone.set(hash, (devices = new Set()));
-        devices.add(source.deviceId);
+        this.markGone(hash, source.deviceId);
       } else if (!this.stopped) {
         this.folder.fetching.delete(hash);
         const ids = this.folder.wanting(hash).map((r) => r.id);
@@ -104,6 +126,11 @@ export class BlobFetcher {
       }
     }
   }
+}
+
+/** Delays before asking a peer again for content it said it no longer had: 1 s doubling to 1 min. */
+export function goneDelay(times: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.min(times, 6));
 }
 
 function isConnectionEnd(error: unknown): boolean {

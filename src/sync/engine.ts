@@ -83,7 +83,7 @@ export class VaultSyncEngine implements SyncEngine {
     private readonly options: SyncEngineOptions,
   ) {
     this.status = new SyncStatus(() => scheduler.now());
-    this.fetcher = new BlobFetcher(folder);
+    this.fetcher = new BlobFetcher(folder, scheduler);
     this.peers$ = this.status.peers$;
     this.activityLog$ = this.status.activityLog$;
     this.activity$ = this.status.activity$;

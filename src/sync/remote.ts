@@ -7,6 +7,7 @@ import { COMPACT_AFTER } from './note-cache';
 import { EMPTY_SV, applyRemoteUpdate, bytesEqual, isValidUpdate, lacks, noteText } from './notes';
 import type { DocWrite, FileRecord } from './ports';
 import type { Entry } from './records-codec';
+import { conflictOriginal } from './paths';
 import { SyncRefusal } from './refusal';
 import { metaOf, resolve, sameMeta, type Meta } from './rules';
 import type { DocUpdate } from './wire';
@@ -66,6 +67,9 @@ function applyEntry(folder: Folder, peer: string, entry: Entry, batch: Batch, co
     batch.records.push(mine({ ...incoming, hash: entry.kind === 'text' ? '' : entry.hash, seq: folder.nextSeq(), sv: null, disk: null }));
     // Taken as it came: the peer has it already.
     batch.echoes.add(entry.id);
+    // A conflict copy the peer made: this device's activity log and conflicts list learn of it too.
+    const original = entry.deleted ? null : conflictOriginal(entry.path);
+    if (original !== null) folder.emit({ type: 'conflict', path: original, copy: entry.path, peer });
     return;
   }
   const { meta, copy } = resolve(metaOf(local), incoming);
@@ -75,7 +79,9 @@ function applyEntry(folder: Folder, peer: string, entry: Entry, batch: Batch, co
     batch.records.splice(0, batch.records.length, ...batch.records.filter((r) => r.id !== next.id), next);
     if (sameMeta(kept, incoming) && (local.kind === 'blob' || bytesEqual(next.sv ?? EMPTY_SV, entry.sv ?? EMPTY_SV))) batch.echoes.add(local.id);
   }
-  if (copy && !folder.index.get(copy.id) && !batch.records.some((r) => r.id === copy.id)) {
+  // Like Syncthing, the device whose disk holds the losing content keeps it as the copy: a device that never
+  // had that version does not ask for it (it may be gone everywhere by now); the one that has it sends it.
+  if (copy && local.disk?.hash === copy.hash && !folder.index.get(copy.id) && !batch.records.some((r) => r.id === copy.id)) {
     batch.records.push({ ...copy, seq: folder.nextSeq(), sv: null, disk: null });
     folder.emit({ type: 'conflict', path: meta.path, copy: copy.path, peer });
   }

@@ -3,7 +3,9 @@ import type { Folder } from './folder';
 import { CHUNK_BYTES, hashOfChunks } from './hash';
 import { ingestChanges } from './local';
 import { writeFailed } from './messages';
+import { conflictOriginal } from './paths';
 import type { Expected, FileRecord } from './ports';
+import { bumpVersion } from './versions';
 import { errorMessage } from '../core/errors';
 
 /**
@@ -90,6 +92,12 @@ async function writeToDisk(folder: Folder, record: FileRecord): Promise<Outcome>
   }
   if (record.disk?.hash === record.hash) return 'done';
   const placed = await placeBlob(folder, record);
+  if (placed === 'missing' && conflictOriginal(record.path) !== null && record.changed.d === folder.short && record.disk === null) {
+    // A conflict copy of a version this device made and has since replaced itself: nothing to keep.
+    const seq = folder.nextSeq();
+    await folder.commit({ records: [{ ...record, deleted: true, version: bumpVersion(record.version, folder.replica, seq), seq }] });
+    return 'done';
+  }
   if (placed === 'missing') {
     folder.want(record.hash, record.id);
     return 'done';
