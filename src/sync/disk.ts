@@ -57,13 +57,21 @@ export async function writeNote(folder: Folder, id: string): Promise<NoteWrite> 
   if (record.disk && record.disk.path === record.path && record.disk.hash === hash) return 'unchanged';
   const expected = record.disk ? ({ kind: 'text', text: note.base } as const) : ({ kind: 'absent' } as const);
   const path = record.disk?.path ?? record.path;
+  if (!record.disk && claimedByAnother(folder, id, path)) return 'changed-on-disk';
   if (!(await folder.files.writeText(path, text, expected))) return 'changed-on-disk';
   const stat = await folder.files.stat(path);
   note.base = text;
   const written: FileRecord = { ...record, hash, size: encodeNote(text).length, disk: diskState(stat ?? { path, size: encodeNote(text).length, mtime: 0 }, hash) };
-  // A record that still believed its file was here, where an 'absent' write just succeeded, has lost it.
-  const other = record.disk ? undefined : folder.index.atDisk(path);
-  const stale = other && other.id !== id && other.disk?.path === path ? [{ ...other, disk: null }] : [];
-  await folder.commit({ records: [written, ...stale], docs: [{ id, base: text }] });
+  await folder.commit({ records: [written], docs: [{ id, base: text }] });
   return 'written';
+}
+
+/**
+ * Whether another record believes its file is at exactly `path`. Nothing is
+ * written there until the watcher has said what became of that file (moved
+ * elsewhere, deleted): writing first would lose the trail that pairs a move.
+ */
+export function claimedByAnother(folder: Folder, id: string, path: string): boolean {
+  const other = folder.index.atDisk(path);
+  return other !== undefined && other.id !== id && other.disk?.path === path;
 }

@@ -1,4 +1,4 @@
-import { diskState, writeNote } from './disk';
+import { claimedByAnother, diskState, writeNote } from './disk';
 import type { Folder } from './folder';
 import { CHUNK_BYTES, hashOfChunks } from './hash';
 import { ingestChanges } from './local';
@@ -123,18 +123,6 @@ async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> 
   return { reread: record.path };
 }
 
-/**
- * Records that still believe their file is at `record`'s path, which was
- * just found empty (an 'absent' write succeeded there): their file is gone
- * (its delete or move is still on its way from the watcher).
- */
-export function staleAt(folder: Folder, record: FileRecord): FileRecord[] {
-  if (record.disk) return [];
-  const other = folder.index.atDisk(record.path);
-  // Exactly this name: on a case-sensitive disk, `Note.md` is not where `note.md` was written.
-  return other && other.id !== record.id && other.disk?.path === record.path ? [{ ...other, disk: null }] : [];
-}
-
 /** Breaks a cycle of moves (a ↔ b) by moving one file to a hidden temporary name, which the engine never syncs. */
 async function stepAside(folder: Folder, id: string): Promise<void> {
   const record = folder.index.get(id);
@@ -157,10 +145,11 @@ async function placeBlob(folder: Folder, record: FileRecord): Promise<Outcome | 
     if (!source || !(await copyToStaging(folder, source.disk!.path, key, record.size))) return 'missing';
   }
   const expected: Expected = record.disk ? { kind: 'hash', hash: record.disk.hash } : { kind: 'absent' };
+  if (!record.disk && claimedByAnother(folder, record.id, record.path)) return { reread: record.path };
   if (!(await folder.files.commitStaged(key, record.path, expected))) return { reread: record.path };
   folder.staged.delete(key);
   const stat = await folder.files.stat(record.path);
-  await folder.commit({ records: [{ ...record, disk: diskState(stat ?? { path: record.path, size: record.size, mtime: 0 }, record.hash) }, ...staleAt(folder, record)] });
+  await folder.commit({ records: [{ ...record, disk: diskState(stat ?? { path: record.path, size: record.size, mtime: 0 }, record.hash) }] });
   return 'done';
 }
 
