@@ -32,6 +32,24 @@ describe('the sync store under the engine', () => {
     expect(a.store.lastCommitBytes).toBeLessThan(600);
   });
 
+  it("compacts a note's updates after many edits, and the note reloads the same", async () => {
+    const a = await start('a', { 'busy.md': 'start\n' });
+    let text = 'start\n';
+    for (let i = 0; i < 80; i += 1) {
+      text += `line ${i}\n`;
+      a.vault.put('busy.md', text);
+      await waitFor(() => a.engine.records()[0]!.hash !== '' && a.store.commits > 0, 'the edit');
+      await new Promise((r) => setTimeout(r, 8));
+    }
+    await a.engine.settled();
+    await waitFor(() => a.store.docOf(a.engine.records()[0]!.id)!.updates.length < 65, 'a compaction');
+    await a.restart();
+    const b = await start('b');
+    const c = connect(a, b);
+    links.push(c);
+    await waitFor(() => b.vault.text('busy.md') === text, 'the note, rebuilt from the compacted store');
+  });
+
   it('is bound to its device: a store copied from another device is rebuilt from the folder, not trusted', async () => {
     const a = await start('a', { 'only-on-a.md': 'a\n' });
     await a.engine.close();

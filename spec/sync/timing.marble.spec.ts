@@ -1,6 +1,7 @@
 import { Observable, asyncScheduler, map, type SchedulerLike } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { Burst } from '../../src/sync/burst';
+import { goneDelay } from '../../src/sync/blob-fetcher';
 import { batchChanges, retryDelay, retryWhilePending } from '../../src/sync/timing';
 import { newTestScheduler } from '../support/marbles';
 
@@ -57,6 +58,10 @@ describe('retrying writes that could not be done yet', () => {
 
   it('caps the delay at 30 s', () => {
     expect([0, 1, 2, 8, 9, 20].map(retryDelay)).toEqual([100, 200, 400, 25_600, 30_000, 30_000]);
+  });
+
+  it('asks a peer again for content it said was gone after 1 s, doubling to 1 min', () => {
+    expect([0, 1, 5, 6, 30].map(goneDelay)).toEqual([1000, 2000, 32_000, 60_000, 60_000]);
   });
 });
 

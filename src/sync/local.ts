@@ -4,6 +4,7 @@ import { MAX_NOTE_BYTES, decodeNote, diskState, hashOnDisk, hashText, writeNote 
 import type { Folder } from './folder';
 import { contentHash } from './hash';
 import { PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
+import { COMPACT_AFTER } from './note-cache';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
 import { lastName, pathKey, unsafePathReason } from './paths';
 import { textHunks } from './text-diff';
@@ -292,7 +293,11 @@ async function takeNote(folder: Folder, work: Work, record: FileRecord, text: st
     if (ingested.overlapped) folder.emit({ type: 'merged', path: record.path, peer: null });
   }
   note.base = text;
-  work.docs.push({ id: record.id, base: text, ...(update ? { update } : {}) });
+  if (update) note.storedUpdates += 1;
+  const compact = update !== null && note.storedUpdates > COMPACT_AFTER;
+  if (compact) note.storedUpdates = 1;
+  // Past COMPACT_AFTER stored updates, the note's whole state replaces them (so loading it stays quick).
+  work.docs.push({ id: record.id, base: text, ...(update ? { update: compact ? Y.encodeStateAsUpdate(note.doc) : update, replace: compact } : {}) });
   if (update) work.push.push({ id: record.id, update });
   if (merged !== text) work.writeBack.push(record.id);
   const docHash = merged === text ? hash : await hashText(folder, merged);

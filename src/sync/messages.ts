@@ -40,8 +40,8 @@ export const REFUSED_UPDATE = (path: string): string =>
 export const REFUSED_CHUNK = (path: string): string =>
   `The other device sent data for ${quotePath(path)} that does not match its checksum. Nothing was written; sync with that device stopped.`;
 export const REFUSED_TOO_BIG = 'The other device sent a change larger than the limit. Nothing was written; sync with that device stopped.';
-export const REFUSED_VERSION = (theirs: number): string =>
-  `The other device speaks sync protocol ${theirs}, this one ${1}. Update Vault Peers on the older device.`;
+export const REFUSED_VERSION = (theirs: number, ours: number): string =>
+  `The other device speaks sync protocol ${theirs}, this one ${ours}. Update Vault Peers on the older device.`;
 export const REFUSED_FOLDER = 'The other device syncs a different folder.';
 export const REFUSED_IDENTITY = 'The other device announced an identity that is not the one it connected with.';
 export const REFUSED_UNEXPECTED = (what: string): string =>
@@ -53,5 +53,3 @@ export const peerStopped = (reason: string): string => `The other device stopped
 
 export const writeFailed = (path: string, error: string): string =>
   `Could not write ${quotePath(path)}: ${error}. It will be retried; free some space or fix the folder's permissions.`;
-export const BLOB_UNAVAILABLE = (path: string): string =>
-  `No connected device has the current version of ${quotePath(path)} yet; it will be fetched when one does.`;

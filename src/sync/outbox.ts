@@ -168,6 +168,6 @@ export function docParts(doc: DocUpdate): SyncMessage[] {
 }
 
 /** Keeps `frame` honest: the transport refuses frames over its limit, so a bug here should say so plainly. */
-export function assertFits(frame: Uint8Array): void {
+function assertFits(frame: Uint8Array): void {
   if (frame.length > MAX_STREAM_FRAME_BYTES) throw new Error(`internal: a ${frame.length}-byte frame is over the stream limit`);
 }

@@ -6,6 +6,3 @@ import { VaultPeersError } from '../core/errors';
  * the peer and shown here; nothing from the offending message is written.
  */
 export class SyncRefusal extends VaultPeersError {}
-
-/** The peer told this device it stopped syncing, with its reason. */
-export class PeerStoppedSync extends VaultPeersError {}

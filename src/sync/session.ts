@@ -196,7 +196,7 @@ export class PeerSession {
 
   private async onHello(hello: Extract<SyncMessage, { type: 'hello' }>): Promise<void> {
     if (this.helloSeen) throw new SyncRefusal(REFUSED_UNEXPECTED('a second HELLO'));
-    if (hello.protocol !== PROTOCOL_VERSION) throw new SyncRefusal(REFUSED_VERSION(hello.protocol));
+    if (hello.protocol !== PROTOCOL_VERSION) throw new SyncRefusal(REFUSED_VERSION(hello.protocol, PROTOCOL_VERSION));
     if (hello.folder !== this.folder.options.folderId) throw new SyncRefusal(REFUSED_FOLDER);
     if (hello.device !== this.peer) throw new SyncRefusal(REFUSED_IDENTITY);
     this.helloSeen = true;
