@@ -172,6 +172,11 @@ describe('what people see', () => {
     const c = link(a, b);
     await waitFor(() => bothFinished(c), 'the catch-up');
     expect(states).toEqual(['catching-up', 'live']);
+    expect(a.engine.pendingFor(b.id)).toEqual({ files: 0 });
+    expect(b.engine.pending()).toEqual({ files: 0, bytes: 0 });
+    c.disconnect();
+    a.vault.put('later.md', 'while apart\n');
+    await waitFor(() => a.engine.pendingFor(b.id).files === 1, 'the change to be pending for b');
     const progress = c.events.b.filter((e) => e.type === 'progress');
     expect(progress.at(-1)).toMatchObject({ files: { done: 2, total: 2 } });
     expect((progress.at(-1) as { bytes: { total: number } }).bytes.total).toBeGreaterThanOrEqual(10_000);

@@ -19,7 +19,7 @@ export async function resolveConflict(folder: Folder, copyPath: string, choice: 
   const target = folder.index.liveAt(original)[0];
   if (choice === 'keep-both') {
     const free = freeName(folder, original);
-    if (!(await folder.files.rename(copy.disk.path, free))) throw new Error(`Could not rename ${copyPath}: it changed or ${free} is taken.`);
+    if (!(await folder.files.rename(copy.disk.path, free, await expectedOf(folder, copy)))) throw new Error(`Could not rename ${copyPath}: it changed or ${free} is taken.`);
     await ingestChanges(folder, [{ type: 'renamed', path: free, from: copy.disk.path }]);
     return;
   }

@@ -220,6 +220,19 @@ export class VaultSyncEngine implements SyncEngine {
     return { files, bytes };
   }
 
+  /**
+   * What a peer still lacks of this device's changes, as far as it last
+   * confirmed: files changed here since (all of them if it never confirmed
+   * this index). For `vault-peers status`.
+   */
+  pendingFor(deviceId: string): { files: number } {
+    const mark = this.folder.peerMark(deviceId);
+    const since = mark.ackedEpoch === this.folder.epoch ? mark.acked : 0;
+    let files = 0;
+    for (const record of this.folder.index.values()) if (record.seq > since) files += 1;
+    return { files };
+  }
+
   /** Resolves once every disk change seen so far is ingested and written (for specs and the CLI's `--once`). */
   settled(): Promise<void> {
     return this.folder.settled();
