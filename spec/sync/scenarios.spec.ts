@@ -114,7 +114,6 @@ describe('scenarios', () => {
     for (let i = 0; i < 5; i += 1) a.vault.put(`n${i}.md`, `note ${i} changed\n`);
     await new Promise((r) => setTimeout(r, 30));
     const c = await syncOnce(a, b);
-    console.log('catch-up bytes for 5 of 200', c.link.totalBytes);
     expect(c.link.totalBytes).toBeLessThan(5 * 400 + 600);
   });
 
