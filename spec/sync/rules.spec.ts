@@ -68,6 +68,14 @@ describe('merge rules for two versions of one file', () => {
     expect(resolve(deleteAfterEdit, mergedLive).meta.deleted).toBe(true);
   });
 
+  it('an edit two devices both renamed (collision renames keep what made the file live) still beats a delete that never saw it', () => {
+    const renamedBy = (from: Meta, r: string, path: string): Meta => ({ ...from, path, version: bumpVersion(from.version, r, (from.version[r] ?? 0) + 1) });
+    const merged = resolve(renamedBy(edited, 'cccccccc', 'x.png'), renamedBy(edited, 'aaaaaaaa', 'y.png')).meta;
+    expect(merged.deleted).toBe(false);
+    expect(resolve(merged, deleted).meta.deleted).toBe(false);
+    expect(resolve(deleted, merged).meta.deleted).toBe(false);
+  });
+
   it('a rename beats a concurrent delete too (keep data)', () => {
     expect(resolve(renamedA, deleted).meta).toMatchObject({ deleted: false, path: 'a.png' });
   });

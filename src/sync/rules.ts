@@ -61,9 +61,10 @@ export function resolve(local: Meta, remote: Meta): Resolution {
   const pathFrom = laterOf(local, remote, 'moved');
   const contentFrom = localLives !== remoteLives ? (localLives ? local : remote) : laterOf(local, remote, 'changed');
   const contentLoser = contentFrom === local ? remote : local;
-  // What keeps the result live: the survivors' changes the other side had not seen.
-  const frontier = localLives && !remoteLives ? localFrontier : remoteLives && !localLives ? remoteFrontier : mergeVersions(localFrontier, remoteFrontier);
-  const lived = localLives || remoteLives || !isEmpty(frontier) ? frontier : mergeVersions(local.lived, remote.lived);
+  // What keeps the result live: a lone survivor's changes the deleting side had not seen; both sides' when
+  // both live (a live side having seen the other's change does not make that change any less alive).
+  const lived =
+    localLives && !remoteLives ? localFrontier : remoteLives && !localLives ? remoteFrontier : mergeVersions(local.lived, remote.lived);
   const meta: Meta = {
     id: local.id,
     path: pathFrom.path,
