@@ -41,39 +41,42 @@ export function errnoOf(error: unknown): string | undefined {
 
 /**
  * Turns a Node error into a sentence a person can act on. `what` names the
- * action ("write", "read", "create the folder for"), `file` the file or
- * folder, `where` the absolute place it lives (the vault root or the state
- * directory), shown so the person knows which disk.
+ * action ("write", "read"), `file` the file or folder, `where` the absolute
+ * place it lives (the vault root), shown so the person knows which disk.
  */
 export function hostError(error: unknown, what: string, file: string, where: string): Error {
   const code = errnoOf(error);
   // Ours (already worded) and programming errors pass as they are: only the host's failures are reworded.
   if (error instanceof VaultPeersError || (error instanceof Error && code === undefined)) return error;
-  const subject = `Could not ${what} "${shown(file)}" in ${where}`;
-  switch (code) {
+  return new FolderError(explainHostError(error, `Could not ${what} "${shown(file)}" in ${where}`), code);
+}
+
+/** `subject` ("Could not write X in Y"), then why and what to do, for a failure of the host. */
+export function explainHostError(error: unknown, subject: string): string {
+  switch (errnoOf(error)) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new FolderError(`${subject}: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.`, code);
+      return `${subject}: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.`;
     case 'EACCES':
     case 'EPERM':
-      return new FolderError(`${subject}: permission denied. Give the user running Vault Peers read and write access to it (and to its folder), then it tries again.`, code);
+      return `${subject}: permission denied. Give the user running Vault Peers read and write access to it (and to its folder), then it tries again.`;
     case 'EROFS':
-      return new FolderError(`${subject}: the disk is mounted read-only. Mount it writable, or stop syncing this folder.`, code);
+      return `${subject}: the disk is mounted read-only. Mount it writable, or stop syncing this folder.`;
     case 'EMFILE':
     case 'ENFILE':
-      return new FolderError(`${subject}: too many files are open on this computer. Close some programs or raise the limit (ulimit -n); Vault Peers tries again.`, code);
+      return `${subject}: too many files are open on this computer. Close some programs or raise the limit (ulimit -n); Vault Peers tries again.`;
     case 'ENOTDIR':
     case 'EEXIST':
-      return new FolderError(`${subject}: a file is where a folder should be. Rename or move that file.`, code);
+      return `${subject}: a file is where a folder should be. Rename or move that file.`;
     case 'EISDIR':
-      return new FolderError(`${subject}: a folder is where a file should be. Rename or move that folder.`, code);
+      return `${subject}: a folder is where a file should be. Rename or move that folder.`;
     case 'ENAMETOOLONG':
-      return new FolderError(`${subject}: the name is too long for this disk. Shorten it on the device that made it.`, code);
+      return `${subject}: the name is too long for this disk. Shorten it on the device that made it.`;
     case 'EIO':
-      return new FolderError(`${subject}: the disk reported an input/output error. Check the disk (it may be failing or disconnected).`, code);
+      return `${subject}: the disk reported an input/output error. Check the disk (it may be failing or disconnected).`;
     default:
       // Node appends the syscall and the path it was given, here a /proc/self/fd name that means nothing to a person.
-      return new FolderError(`${subject}: ${errorMessage(error).replace(/,\s*\w+\s+'.*$/su, '')}`, code);
+      return `${subject}: ${errorMessage(error).replace(/,\s*\w+\s+'.*$/su, '')}`;
   }
 }
 
