@@ -406,6 +406,37 @@ describe('NodeVaultFiles on a real folder', () => {
       }
     });
 
+    it('the synced folder replaced under the watcher: it watches the new one, after a rescan', async () => {
+      const { changes, subscription } = await liveWatch(h);
+      try {
+        const rescans = changes.filter((c) => c.type === 'rescan').length;
+        await rm(join(h.base, 'old'), { recursive: true, force: true });
+        execFileSync('mv', [h.root, join(h.base, 'old')]);
+        await mkdir(h.root);
+        await until(() => changes.filter((c) => c.type === 'rescan').length > rescans, 'a rescan after the restart');
+        await writeFile(join(h.root, 'in-new.md'), 'x');
+        await until(() => changes.some((c) => c.type === 'created' && c.path === 'in-new.md'), 'an event from the new folder');
+      } finally {
+        subscription.unsubscribe();
+      }
+    });
+
+    it('the synced folder removed: the stream ends with an error saying so', async () => {
+      let failure: unknown = null;
+      let live = false;
+      const watching = h.files.watch().subscribe({ next: () => (live = true), error: (error: unknown) => (failure = error) });
+      try {
+        await until(() => live, 'the watcher to be live (its first rescan)');
+        await rm(h.root, { recursive: true });
+        await until(() => failure !== null, 'the error');
+        expect(failure).toBeInstanceOf(FolderError);
+        expect((failure as Error).message).toBe(`The synced folder ${h.root} is gone. Put it back, or point Vault Peers at the right folder.`);
+      } finally {
+        watching.unsubscribe();
+        await mkdir(h.root, { recursive: true });
+      }
+    });
+
     it('a deleted folder is one event naming the folder (sanity: latency well under a second)', async () => {
       await h.put('gone/a.md', 'a');
       await h.put('gone/b.md', 'b');

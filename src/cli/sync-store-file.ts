@@ -6,7 +6,7 @@ import type { DocWrite, StoreBatch, StoreHeader, StoredDoc, StoredState, SyncSto
 import { errnoOf, explainHostError } from './vault-folder-errors';
 import { MAGIC, crc32, encodeFrame, readFrames, recordToJson, type BatchFrame, type DocEntry, type Segment } from './sync-store-format';
 import { copyDocs, createAndSync, readSegments, sizeOrCreate, syncDir, writeAtAndSync } from './sync-store-io';
-import { StoreMemory, jsonBytes } from './sync-store-state';
+import { StoreMemory, recordShare } from './sync-store-state';
 
 export interface FileSyncStoreOptions {
   /** The synced folder: the store refuses to live inside it (a copy of the vault must never carry it). */
@@ -153,7 +153,7 @@ export class FileSyncStore implements SyncStore {
       const magic = Buffer.alloc(MAGIC.length);
       await handle.read(magic, 0, magic.length, 0);
       if (size < MAGIC.length || !magic.equals(MAGIC)) return await this.setAside();
-      const { end, stop } = await readFrames(handle, MAGIC.length, size, (frame) => this.memory.applyFrame(frame));
+      const { end, stop } = await readFrames(handle, MAGIC.length, size, (frame, bytes) => this.memory.applyFrame(frame, bytes));
       if (!this.memory.header) return await this.setAside();
       // Damage (not a torn tail): what follows it is cut, so keep a copy for whoever wants to look.
       if (stop === 'damaged') await copyFile(join(this.dir, INDEX), join(this.dir, `${INDEX}.damaged-${stamp()}`));
@@ -224,10 +224,7 @@ export class FileSyncStore implements SyncStore {
     }
     this.indexEnd += encoded.length;
     this.docsEnd = at;
-    this.memory.applyBatch(
-      frame,
-      (batch.records ?? []).map((record, i) => [record, jsonBytes(records[i]!)] as const),
-    );
+    this.memory.applyBatch(frame, batch.records ?? [], recordShare(encoded.length, records.length));
   }
 
   private async compactIfDue(): Promise<void> {

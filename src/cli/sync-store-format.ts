@@ -91,7 +91,7 @@ export async function readFrames(
   handle: FileHandle,
   start: number,
   size: number,
-  onFrame: (frame: Frame) => boolean,
+  onFrame: (frame: Frame, bytes: number) => boolean,
 ): Promise<{ end: number; stop: 'end' | 'torn' | 'damaged' }> {
   const BLOCK = 1024 * 1024;
   let buffer = Buffer.alloc(0);
@@ -132,7 +132,7 @@ export async function readFrames(
     } catch {
       return { end, stop: 'damaged' };
     }
-    if (!onFrame(frame)) return { end, stop: 'damaged' };
+    if (!onFrame(frame, length)) return { end, stop: 'damaged' };
     end += FRAME_HEADER + length;
   }
 }

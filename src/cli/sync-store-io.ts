@@ -84,39 +84,55 @@ export async function readSegments(path: string, segments: readonly Segment[]): 
 
 /**
  * Copies every segment of `docs` from docs file `from` into the new file
- * `to`, packed in order, in writes of a few MiB (never all in memory), and
- * fdatasyncs it. Checksums travel unchanged, so damage is still caught.
+ * `to`, packed, and fdatasyncs it. Segments are copied in the order they
+ * sit in `from`, reading it front to back a few MiB at a time (never all
+ * in memory). Checksums travel unchanged, so damage is still caught.
  * @returns where each document now is, and the new file's size
  */
 export async function copyDocs(from: string, to: string, docs: ReadonlyMap<string, DocEntry>): Promise<{ docs: Map<string, DocEntry>; end: number }> {
+  const BLOCK = 4 * 1024 * 1024;
   const moved = new Map<string, DocEntry>();
+  const pieces: Array<{ entry: DocEntry; slot: number; segment: Segment }> = [];
+  for (const [id, entry] of docs) {
+    const copy: DocEntry = { updates: new Array<Segment>(entry.updates.length), base: null };
+    moved.set(id, copy);
+    entry.updates.forEach((segment, slot) => pieces.push({ entry: copy, slot, segment }));
+    if (entry.base) pieces.push({ entry: copy, slot: -1, segment: entry.base });
+  }
+  pieces.sort((a, b) => a.segment[0] - b.segment[0]);
+
   const target = await open(to, 'wx', 0o600);
   try {
     const source = await open(from, 'r');
     try {
+      let window = Buffer.alloc(0);
+      let windowAt = 0;
+      let out: Buffer[] = [];
+      let outBytes = 0;
       let end = 0;
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
-      const flush = async () => {
-        if (pendingBytes) await target.writev(pending, end - pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-      };
-      const move = async ([offset, length, sum]: Segment): Promise<Segment> => {
-        const bytes = Buffer.alloc(length);
-        await readFully(source, bytes, offset);
-        pending.push(bytes);
-        pendingBytes += length;
+      for (const { entry, slot, segment } of pieces) {
+        const [offset, length, sum] = segment;
+        if (offset < windowAt || offset + length > windowAt + window.length) {
+          window = Buffer.alloc(Math.max(BLOCK, length));
+          window = window.subarray(0, await readFully(source, window, offset));
+          windowAt = offset;
+        }
+        // Exactly `length` bytes, zeros where the file lost some: the CRC then tells loadDoc, and later segments stay in place.
+        const piece = Buffer.alloc(length);
+        window.copy(piece, 0, offset - windowAt, Math.min(window.length, offset - windowAt + length));
+        out.push(piece);
+        outBytes += length;
+        const placed: Segment = [end, length, sum];
         end += length;
-        if (pendingBytes >= 4 * 1024 * 1024) await flush();
-        return [end - length, length, sum];
-      };
-      for (const [id, entry] of docs) {
-        const updates: Segment[] = [];
-        for (const segment of entry.updates) updates.push(await move(segment));
-        moved.set(id, { updates, base: entry.base ? await move(entry.base) : null });
+        if (slot === -1) entry.base = placed;
+        else entry.updates[slot] = placed;
+        if (outBytes >= BLOCK) {
+          await target.writev(out, end - outBytes);
+          out = [];
+          outBytes = 0;
+        }
       }
-      await flush();
+      if (outBytes) await target.writev(out, end - outBytes);
       await target.datasync();
       return { docs: moved, end };
     } finally {

@@ -1,5 +1,5 @@
 import type { FileRecord, PeerMark, StoreHeader, StoredState } from '../sync/ports';
-import { recordFromJson, recordToJson, type BatchFrame, type DocEntry, type Frame, type RecordJson, type Segment, type SnapshotFrame } from './sync-store-format';
+import { recordFromJson, recordToJson, type BatchFrame, type DocEntry, type Frame, type Segment, type SnapshotFrame } from './sync-store-format';
 
 /**
  * What `FileSyncStore` holds in memory: the state the log folds to, minus
@@ -31,15 +31,16 @@ export class StoreMemory {
     return this.liveRecordBytes + this.docs.size * 80 + 1024;
   }
 
-  /** Applies one frame read from the log; false when it cannot apply there (the log ends before it). */
-  applyFrame(frame: Frame): boolean {
+  /** Applies one frame read from the log (`bytes` long); false when it cannot apply there (the log ends before it). */
+  applyFrame(frame: Frame, bytes: number): boolean {
+    const each = recordShare(bytes, frame.records?.length ?? 0);
     if (frame.t === 'snapshot') {
       if (this.header) return false; // a snapshot is only ever first
       this.header = frame.header;
       this.gen = frame.gen;
       this.seq = frame.seq;
       this.settings = frame.settings;
-      for (const json of frame.records) this.putRecord(recordFromJson(json), jsonBytes(json));
+      for (const json of frame.records) this.putRecord(recordFromJson(json), each);
       for (const peer of frame.peers) this.peers.set(peer.deviceId, peer);
       for (const [id, updates, base] of frame.docs) this.putDoc(id, true, updates, base, false);
       return true;
@@ -47,16 +48,17 @@ export class StoreMemory {
     if (frame.t !== 'batch' || !this.header) return false;
     this.applyBatch(
       frame,
-      (frame.records ?? []).map((json) => [recordFromJson(json), jsonBytes(json)] as const),
+      (frame.records ?? []).map(recordFromJson),
+      each,
     );
     return true;
   }
 
-  /** Applies a batch; `records` are its records as objects, with their JSON sizes. */
-  applyBatch(frame: BatchFrame, records: ReadonlyArray<readonly [FileRecord, number]>): void {
+  /** Applies a batch; `records` are its records as objects, each about `recordBytes` in a snapshot. */
+  applyBatch(frame: BatchFrame, records: readonly FileRecord[], recordBytes: number): void {
     if (frame.seq !== undefined) this.seq = frame.seq;
     if (frame.settings !== undefined) this.settings = frame.settings;
-    for (const [record, bytes] of records) this.putRecord(record, bytes);
+    for (const record of records) this.putRecord(record, recordBytes);
     for (const peer of frame.peers ?? []) this.peers.set(peer.deviceId, peer);
     for (const [id, replace, update, base] of frame.docs ?? []) this.putDoc(id, replace === 1, update ? [update] : [], base, true);
     // Forgotten last: a record forgotten in a batch is gone with its document, whatever else the batch said of it.
@@ -140,6 +142,12 @@ export class StoreMemory {
   }
 }
 
-export function jsonBytes(json: RecordJson): number {
-  return JSON.stringify(json).length;
+/**
+ * About how many bytes each record of a frame takes: the frame's share per
+ * record (documents' pointers included, a slight overestimate). Exact sizes
+ * would cost a JSON.stringify per record on every load, for a figure only
+ * compaction's threshold uses.
+ */
+export function recordShare(frameBytes: number, records: number): number {
+  return records === 0 ? 0 : Math.ceil(frameBytes / records);
 }

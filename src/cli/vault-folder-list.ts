@@ -1,4 +1,5 @@
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { lstatSync, type Stats } from 'node:fs';
+import { readdir, unlink } from 'node:fs/promises';
 import type { FileStat, ListOptions } from '../sync/ports';
 import { VaultPathError, errnoOf } from './vault-folder-errors';
 import { STATE_FOLDER, TEMP_PREFIX, type Folder, type FolderWalker } from './vault-folder-paths';
@@ -25,6 +26,9 @@ export async function listFiles(walker: FolderWalker, segments: readonly string[
   return out;
 }
 
+/** Files stat'ed between two turns of the event loop while listing. */
+const STAT_SLICE = 256;
+
 async function collect(walker: FolderWalker, folder: Folder, prefix: string, options: ListOptions | undefined, out: FileStat[]): Promise<void> {
   const entries = await readdir(folder.self, { withFileTypes: true }).catch((error: unknown) => {
     // Removed while we walked: its files are gone from here, and the watcher reports it.
@@ -32,21 +36,23 @@ async function collect(walker: FolderWalker, folder: Folder, prefix: string, opt
     throw error;
   });
   const folders: string[] = [];
-  await Promise.all(
-    entries.map(async (entry) => {
-      const name = entry.name;
-      if (name.startsWith(TEMP_PREFIX) || (prefix === '' && name === STATE_FOLDER)) return;
-      const path = prefix === '' ? name : `${prefix}/${name}`;
-      if (entry.isDirectory()) {
-        if (!options?.skipFolder?.(path)) folders.push(name);
-        return;
-      }
-      if (!entry.isFile()) return;
-      // A name that is not UTF-8 comes back from readdir with U+FFFD and is not found under that spelling: skipped here.
-      const info = await lstat(folder.child(name)).catch(() => null);
-      if (info?.isFile()) out.push({ path, size: info.size, mtime: info.mtimeMs });
-    }),
-  );
+  for (let i = 0; i < entries.length; i += 1) {
+    // lstat is a few microseconds here, but tens through the thread pool's promises: run it inline, and let
+    // other work in now and then so that a folder of 10,000 files does not hold the event loop.
+    if (i % STAT_SLICE === STAT_SLICE - 1) await new Promise((resolve) => setImmediate(resolve));
+    const entry = entries[i]!;
+    const name = entry.name;
+    if (name.startsWith(TEMP_PREFIX) || (prefix === '' && name === STATE_FOLDER)) continue;
+    const path = prefix === '' ? name : `${prefix}/${name}`;
+    if (entry.isDirectory()) {
+      if (!options?.skipFolder?.(path)) folders.push(name);
+      continue;
+    }
+    if (!entry.isFile()) continue;
+    // A name that is not UTF-8 comes back from readdir with U+FFFD and is not found under that spelling: skipped here.
+    const info = quietLstat(folder.child(name));
+    if (info?.isFile()) out.push({ path, size: info.size, mtime: info.mtimeMs });
+  }
   for (const name of folders) {
     const path = prefix === '' ? name : `${prefix}/${name}`;
     const child = await walker.openChild(folder, name, path).catch((error: unknown) => {
@@ -59,6 +65,15 @@ async function collect(walker: FolderWalker, folder: Folder, prefix: string, opt
     } finally {
       await child.close();
     }
+  }
+}
+
+/** lstat, or null for a file that went away (or cannot be looked at) meanwhile. */
+function quietLstat(path: string): Stats | null {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
   }
 }
 

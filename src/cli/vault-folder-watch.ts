@@ -3,7 +3,7 @@ import { lstat, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, sep } from 'node:path';
 import { Observable, concatMap, from } from 'rxjs';
 import type { FileChange, FileStat, VaultPath } from '../sync/ports';
-import { hostError } from './vault-folder-errors';
+import { FolderError, errnoOf, hostError } from './vault-folder-errors';
 
 /**
  * Hidden files and folders, Vault Peers' own included (`.vault-peers/`,
@@ -23,14 +23,14 @@ const RESCAN: FileChange = { type: 'rescan' };
  * - The first change is always `rescan`, once the watcher is live: whatever
  *   happened before that is found by the scan it asks for, so the engine
  *   should run its start-up scan on it.
- * - A watcher error (the watch of a folder failed, the backend stopped)
- *   restarts the watcher and emits `rescan` again once it is live; a restart
- *   that fails ends the stream with an error saying why.
+ * - A watcher error (the watch of a folder failed, the backend stopped), or
+ *   the root itself removed or moved away, restarts the watcher on the
+ *   root's path and emits `rescan` again once it is live; a restart that
+ *   fails (the folder is gone) ends the stream with an error saying why.
  * - A folder that appears (created, or moved in with files already inside)
  *   is reported as one `created` per file in it, found by `filesUnder`.
  * - A folder removed or moved away is one `deleted` naming the folder.
- * - Events for hidden paths and for the root itself (then: `rescan`) are
- *   not passed on. Events come in batches; inotify's are about 50 ms late
+ * - Events for hidden paths are not passed on. Events come in batches; inotify's are about 50 ms late
  *   (the watcher's own coalescing window).
  *
  * Not detectable: @parcel/watcher 2.6 drops an inotify queue overflow
@@ -53,7 +53,8 @@ export function watchFolder(root: string, filesUnder: (path: VaultPath) => Promi
             real,
             (error, events) => {
               if (stopped || mine !== generation) return;
-              if (error) restart();
+              // An error, or the root itself removed or moved: this watch is dead. Watch the folder at the root's path again.
+              if (error || events.some((event) => event.path === real)) restart();
               else subscriber.next({ kind: 'events', root: real, events });
             },
             { ignore: IGNORE },
@@ -69,7 +70,9 @@ export function watchFolder(root: string, filesUnder: (path: VaultPath) => Promi
             subscriber.next({ kind: 'rescan' });
           },
           (error: unknown) => {
-            if (!stopped && mine === generation) subscriber.error(hostError(error, 'watch', '.', root));
+            if (stopped || mine !== generation) return;
+            const gone = errnoOf(error) === 'ENOENT' || errnoOf(error) === 'ENOTDIR';
+            subscriber.error(gone ? new FolderError(`The synced folder ${root} is gone. Put it back, or point Vault Peers at the right folder.`, 'ENOENT') : hostError(error, 'watch', '.', root));
           },
         );
     };
@@ -98,11 +101,7 @@ async function changesOf(root: string, events: readonly Event[], filesUnder: (pa
   const changes: FileChange[] = [];
   for (const event of events) {
     const relativePath = relative(root, event.path);
-    if (relativePath === '') {
-      changes.push(RESCAN); // the root itself was removed or moved: the engine finds out by listing
-      continue;
-    }
-    if (relativePath.startsWith('..') || isAbsolute(relativePath)) continue;
+    if (relativePath === '' || relativePath.startsWith('..') || isAbsolute(relativePath)) continue;
     const path = sep === '/' ? relativePath : relativePath.split(sep).join('/');
     if (path.split('/').some((segment) => segment.startsWith('.'))) continue;
     if (event.type === 'update') changes.push({ type: 'modified', path });
