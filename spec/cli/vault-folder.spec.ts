@@ -493,6 +493,58 @@ describe('NodeVaultFiles on a real folder', () => {
       }
     }, 60_000);
 
+    it('a disk mounted inside the vault: commits and moves cross onto it, and a full disk says so (private mount namespace)', async () => {
+      if (!LINUX || process.getuid?.() !== 0 || !commandExists('unshare')) return; // mounting needs root; the mount lives only in the child's namespace
+      await mkdir(join(h.root, 'disk'));
+      const probe = new ChildScript(`
+        import { readdirSync } from 'node:fs';
+        import { NodeVaultFiles } from './vault-folder';
+        void (async () => {
+          const root = process.argv[2]!;
+          const files = await NodeVaultFiles.open(root);
+          const out: Record<string, unknown> = {};
+          await files.writeStaged('k', 0, new Uint8Array(100_000).fill(7));
+          out.commit = await files.commitStaged('k', 'disk/img.bin', { kind: 'absent' });
+          out.staged = await files.listStaged();
+          out.committed = (await files.read('disk/img.bin'))?.length;
+          await files.writeText('note.md', 'hello', { kind: 'absent' });
+          out.rename = await files.rename('note.md', 'disk/sub/moved.md');
+          out.renamed = [await files.read('note.md'), Buffer.from((await files.read('disk/sub/moved.md'))!).toString()];
+          out.taken = await files.rename('disk/sub/moved.md', 'disk/img.bin');
+          try {
+            await files.writeText('disk/big.md', 'x'.repeat(2_000_000), { kind: 'absent' });
+            out.full = 'written';
+          } catch (error) {
+            out.full = { code: (error as { code?: string }).code, message: (error as Error).message };
+          }
+          out.disk = readdirSync(root + '/disk').sort();
+          console.log(JSON.stringify(out));
+        })();
+      `);
+      try {
+        const child = probe.start([h.root], { wrapper: ['unshare', '-m', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$0/disk" && exec "$@"', h.root] });
+        const { code } = await child.exited;
+        expect({ code, stderr: child.stderr }).toEqual({ code: 0, stderr: '' });
+        expect(JSON.parse(child.lines[0]!)).toEqual({
+          commit: true,
+          staged: [],
+          committed: 100_000,
+          rename: true,
+          renamed: [null, 'hello'],
+          taken: false,
+          full: {
+            code: 'ENOSPC',
+            message: `Could not write "disk/big.md" in ${h.root}: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.`,
+          },
+          disk: ['img.bin', 'sub'],
+        });
+      } finally {
+        probe.dispose();
+      }
+      // The mount was the child's alone.
+      expect(await readdir(join(h.root, 'disk'))).toEqual([]);
+    }, 60_000);
+
     it('a full disk, a read-only disk and a file in the way of a folder each say what to do', async () => {
       const errno = (code: string) => Object.assign(new Error(`${code}: failed, write '/proc/self/fd/9/x'`), { code });
       expect(hostError(errno('ENOSPC'), 'write', 'Daily/a.md', '/v').message).toBe(
@@ -530,6 +582,15 @@ describe('NodeVaultFiles on a real folder', () => {
     });
   });
 });
+
+function commandExists(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function readlinkSyncSafe(path: string): string {
   try {

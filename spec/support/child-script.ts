@@ -28,11 +28,14 @@ export class ChildScript {
     });
   }
 
-  start(args: string[], options: { uid?: number; gid?: number } = {}): RunningChild {
-    const child = spawn(process.execPath, [this.file, ...args], {
+  /** Runs it with `args`; `wrapper` is a command line that ends by running what follows it (e.g. `unshare -m sh -c '... exec "$@"'`). */
+  start(args: string[], options: { uid?: number; gid?: number; wrapper?: string[] } = {}): RunningChild {
+    const { wrapper = [], ...ids } = options;
+    const [command, ...rest] = [...wrapper, process.execPath, this.file, ...args];
+    const child = spawn(command!, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') },
-      ...options,
+      ...ids,
     });
     return new RunningChild(child);
   }

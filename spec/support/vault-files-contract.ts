@@ -310,6 +310,14 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         expect(await h.folders()).not.toContain('new');
       });
 
+      it('refuses to commit what was never staged, and to write past the end of what is', async () => {
+        await expect(files.commitStaged(key, 'x.bin', absent)).rejects.toThrow();
+        await files.writeStaged(key, 0, chunk(0, 10));
+        await expect(files.writeStaged(key, 11, chunk(1, 10))).rejects.toThrow(RangeError);
+        expect(await files.stagedLength(key)).toBe(10);
+        expect(await h.names()).toEqual([]);
+      });
+
       it('discards (a missing one too) and lists every staged key', async () => {
         await files.writeStaged('k1', 0, chunk(0, 10));
         await files.writeStaged('k2', 0, chunk(1, 10));
@@ -318,6 +326,18 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         await files.discardStaged('k1');
         await files.discardStaged('never');
         expect(await files.listStaged()).toEqual(['k2']);
+      });
+    });
+
+    describe('paths', () => {
+      it.each(['../x.md', '/etc/passwd', 'a/../../x.md', 'a\0b.md', '', 'a//b.md', './a.md'])('refuses %j for every call, touching nothing', async (path) => {
+        await h.put('a/b.md', 'b');
+        await expect(files.stat(path)).rejects.toThrow();
+        await expect(files.read(path)).rejects.toThrow();
+        await expect(files.writeText(path, 'x', absent)).rejects.toThrow();
+        await expect(files.remove(path, absent)).rejects.toThrow();
+        await expect(files.rename('a/b.md', path)).rejects.toThrow();
+        expect(await h.names()).toEqual(['a', 'a/b.md']);
       });
     });
 

@@ -1,9 +1,10 @@
 import type { BigIntStats } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { hashFileInChunks } from '../sync/hash';
 import type { Expected } from '../sync/ports';
 import { VaultPathError, errnoOf } from './vault-folder-errors';
-import { READ_FLAGS, type Folder } from './vault-folder-paths';
+import { CREATE_FLAGS, READ_FLAGS, TEMP_PREFIX, type Folder } from './vault-folder-paths';
 
 /**
  * Compare-and-swap on a real folder. POSIX has no "rename if the target is
@@ -124,7 +125,56 @@ export async function unchanged(place: Place, identity: Identity | null): Promis
 }
 
 /** Errors of link(2) that mean "this volume has no hard links", not "the target exists". */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK', 'EXDEV']);
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** A new name for a temporary file: `.vault-peers-tmp-<pid>-<random>` (the pid tells start-up whether its writer is gone). */
+export function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+/** Creates a temporary file in `folder` holding `bytes`, fsynced, with `mode` when it will replace a file. */
+export async function writeTemp(folder: Folder, bytes: Uint8Array | ((handle: FileHandle) => Promise<void>), mode?: number): Promise<Place> {
+  const name = tempName();
+  const handle = await open(folder.child(name), CREATE_FLAGS, 0o666);
+  try {
+    if (typeof bytes === 'function') await bytes(handle);
+    else await handle.writeFile(bytes);
+    if (mode !== undefined) await handle.chmod(mode);
+    await handle.datasync();
+  } catch (error) {
+    await handle.close();
+    await unlink(folder.child(name)).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return { folder, name, display: name };
+}
+
+/**
+ * A copy of the file at `source` as a temporary file in `folder`: for a move
+ * onto another volume (a disk mounted inside the vault), where neither link
+ * nor rename can cross. Copied a chunk at a time.
+ */
+export async function copyToTemp(source: Place, folder: Folder, mode?: number): Promise<Place> {
+  const opened = await openRegular(source);
+  if (!opened) throw Object.assign(new Error(`ENOENT: ${source.display} is gone`), { code: 'ENOENT' });
+  try {
+    return await writeTemp(
+      folder,
+      async (target) => {
+        for (let offset = 0; ; ) {
+          const bytes = await readAt(opened.handle, offset, 1024 * 1024);
+          if (bytes.length === 0) break;
+          await target.write(bytes, 0, bytes.length, offset);
+          offset += bytes.length;
+        }
+      },
+      mode ?? Number(opened.info.mode & 0o7777n),
+    );
+  } finally {
+    await opened.handle.close();
+  }
+}
 
 /**
  * Moves the file at `source` to `target` if `target` still is what `identity`
@@ -169,6 +219,7 @@ export async function moveNoReplace(source: Place, target: Place, identity: Iden
     } catch (error) {
       const code = errnoOf(error);
       if (code === 'EEXIST') return caseOnlyRename(source, target, identity);
+      if (code === 'EXDEV') return moveAcross(source, target, identity, hardLinks);
       if (!NO_HARD_LINKS.has(code ?? '')) throw error;
       hardLinks.works = false;
     }
@@ -179,7 +230,28 @@ export async function moveNoReplace(source: Place, target: Place, identity: Iden
     }
   }
   if ((await lstatPlace(target)) !== null) return caseOnlyRename(source, target, identity);
-  await rename(from, to);
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if (errnoOf(error) === 'EXDEV') return moveAcross(source, target, identity, hardLinks);
+    throw error;
+  }
+  return true;
+}
+
+/**
+ * A move between two volumes: copy to a temporary file beside the target,
+ * swap it in (never overwriting), then delete the source while it is still
+ * the file that was copied. Not atomic as a whole, but never loses a byte:
+ * a crash in between leaves both names.
+ */
+async function moveAcross(source: Place, target: Place, identity: Identity, hardLinks: { works: boolean }): Promise<boolean> {
+  const temp = await copyToTemp(source, target.folder);
+  if (!(await swapIn(temp, target, null, hardLinks))) {
+    await unlink(temp.folder.child(temp.name));
+    return false;
+  }
+  if (await unchanged(source, identity)) await unlink(source.folder.child(source.name));
   return true;
 }
 

@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { open, readdir, unlink } from 'node:fs/promises';
 import type { Expected, VaultPath } from '../sync/ports';
-import { check, lstatPlace, openRegular, readAt, swapIn, type Place } from './vault-folder-cas';
+import { check, copyToTemp, lstatPlace, openRegular, readAt, swapIn, type Place } from './vault-folder-cas';
 import { FolderError, VaultPathError, errnoOf, explained, shown } from './vault-folder-errors';
 import { OPEN_STAGED_FLAGS, STATE_FOLDER, type Folder, type FolderWalker } from './vault-folder-paths';
 
@@ -100,13 +100,36 @@ export class FolderStaging {
         await handle.close();
       }
       const again = await check(place, expected);
-      if (!again.ok || !(await swapIn(source, place, again.identity, this.hardLinks))) return await this.host.undo(path, created);
+      if (!again.ok) return await this.host.undo(path, created);
+      let swapped: boolean;
+      try {
+        swapped = await swapIn(source, place, again.identity, this.hardLinks);
+      } catch (error) {
+        if (errnoOf(error) !== 'EXDEV') throw error;
+        swapped = await this.acrossVolumes(source, place, expected, first.identity?.mode);
+      }
+      if (!swapped) return await this.host.undo(path, created);
       await place.folder.sync();
       await source.folder.sync();
       return true;
     } finally {
       await place.folder.close();
     }
+  }
+
+  /** The target is on another volume than the staging folder (a disk mounted inside the vault): copy beside it, then swap. */
+  private async acrossVolumes(source: Place, place: Place, expected: Expected, mode: number | undefined): Promise<boolean> {
+    const temp = await copyToTemp(source, place.folder, mode);
+    const again = await check(place, expected).catch(async (error: unknown) => {
+      await unlink(place.folder.child(temp.name)).catch(() => undefined);
+      throw error;
+    });
+    if (!again.ok || !(await swapIn(temp, place, again.identity, this.hardLinks))) {
+      await unlink(place.folder.child(temp.name)).catch(() => undefined);
+      return false;
+    }
+    await unlink(source.folder.child(source.name));
+    return true;
   }
 
   async discard(key: string): Promise<void> {

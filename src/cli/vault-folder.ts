@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { lstat, open, rmdir, unlink } from 'node:fs/promises';
+import { lstat, rmdir, unlink } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import type { Expected, FileChange, FileStat, ListOptions, VaultFiles, VaultPath } from '../sync/ports';
-import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapIn, unchanged, type Place } from './vault-folder-cas';
+import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapIn, unchanged, writeTemp, type Place } from './vault-folder-cas';
 import { VaultPathError, explained } from './vault-folder-errors';
 import { listFiles, removeLeftovers } from './vault-folder-list';
-import { CREATE_FLAGS, FolderWalker, TEMP_PREFIX, vaultSegments, type Folder } from './vault-folder-paths';
+import { FolderWalker, vaultSegments } from './vault-folder-paths';
 import { FolderStaging } from './vault-folder-staging';
 import { watchFolder } from './vault-folder-watch';
 
@@ -120,7 +119,7 @@ export class NodeVaultFiles implements VaultFiles {
         try {
           const first = await check(place, expected);
           if (!first.ok) return await this.undo(path, created, false);
-          const temp = await this.writeTemp(place.folder, Buffer.from(text, 'utf8'), first.identity?.mode);
+          const temp = await writeTemp(place.folder, Buffer.from(text, 'utf8'), first.identity?.mode);
           try {
             // Writing and syncing took a while: check again, as late as possible.
             const again = await check(place, expected);
@@ -271,23 +270,6 @@ export class NodeVaultFiles implements VaultFiles {
         await parent.folder.close();
       }
     }
-  }
-
-  /** A new temporary file beside the target, holding `bytes`, on disk (fsynced), with the target's mode when it replaces one. */
-  private async writeTemp(folder: Folder, bytes: Uint8Array, mode: number | undefined): Promise<Place> {
-    const name = `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
-    const handle = await open(folder.child(name), CREATE_FLAGS, 0o666);
-    try {
-      await handle.writeFile(bytes);
-      if (mode !== undefined) await handle.chmod(mode);
-      await handle.datasync();
-    } catch (error) {
-      await handle.close();
-      await unlink(folder.child(name)).catch(() => undefined);
-      throw error;
-    }
-    await handle.close();
-    return { folder, name, display: name };
   }
 }
 
