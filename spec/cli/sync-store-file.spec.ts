@@ -68,8 +68,7 @@ class Model {
     for (const peer of batch.peers ?? []) this.peers.set(peer.deviceId, peer);
     for (const doc of batch.docs ?? []) {
       const entry = this.docs.get(doc.id) ?? { updates: [], base: '' };
-      if (doc.replace) entry.updates = [];
-      if (doc.update) entry.updates.push(doc.update);
+      if (doc.update) entry.updates = doc.replace ? [doc.update] : [...entry.updates, doc.update];
       if (doc.base !== undefined) entry.base = doc.base;
       this.docs.set(doc.id, entry);
     }
@@ -154,6 +153,7 @@ describe('FileSyncStore', () => {
       expect(await store.loadDoc('d')).toEqual({ updates: [new Uint8Array([1, 2]), new Uint8Array([3]), new Uint8Array([4])], base: 'héllo\n' });
       await store.commit({ docs: [{ id: 'd', update: new Uint8Array([9, 9]), replace: true }] });
       await store.commit({ docs: [{ id: 'd', base: '' }] });
+      await store.commit({ docs: [{ id: 'd', replace: true }] }); // replace concerns an update: without one, nothing is replaced
       for (const reader of [store, new FileSyncStore(storeDir())]) expect(await reader.loadDoc('d')).toEqual({ updates: [new Uint8Array([9, 9])], base: '' });
     });
 

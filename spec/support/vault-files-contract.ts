@@ -104,12 +104,14 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         expect(textOf(await h.get('note.md'))).toBe('edited elsewhere\n');
       });
 
-      it('compares the whole text exactly (no decoding leniency)', async () => {
+      it('compares the whole text exactly: a BOM is part of it, and a file that is not UTF-8 matches no text', async () => {
         await h.put('bom.md', new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69])); // a BOM, then "hi"
         expect(await files.writeText('bom.md', 'x', text('hi'))).toBe(false);
         expect(await files.writeText('bom.md', 'x', text('\ufeffhi'))).toBe(true);
-        await h.put('bad.md', new Uint8Array([0x68, 0xff])); // not UTF-8
+        // Decoded leniently these bytes read "h\ufffd"; the engine decodes strictly (such a file is no note), and so does the check.
+        await h.put('bad.md', new Uint8Array([0x68, 0xff]));
         expect(await files.writeText('bad.md', 'x', text('h\ufffd'))).toBe(false);
+        expect(await h.get('bad.md')).toEqual(new Uint8Array([0x68, 0xff]));
       });
 
       it('replaces a file only while it still has the expected hash', async () => {
@@ -215,10 +217,12 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         expect(await files.rename('a.md', 'b.md', text('A'))).toBe(false);
         expect(textOf(await h.get('a.md'))).toBe('A');
         expect(textOf(await h.get('b.md'))).toBe('B');
-        await h.mkdir('folder');
+        // A folder (here one with a file in it, which every host can express) is not a free name either.
+        await h.put('folder/inside.md', 'i');
         expect(await files.rename('a.md', 'folder')).toBe(false);
         expect(await files.rename('a.md', 'a.md')).toBe(false);
         expect(textOf(await h.get('a.md'))).toBe('A');
+        expect(await h.names()).toEqual(['a.md', 'b.md', 'folder', 'folder/inside.md']);
       });
 
       it('moves only while the source matches the expectation, and a missing source fails', async () => {
@@ -251,10 +255,10 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         expect(await files.remove('missing.md', absent)).toBe(true);
         expect(await files.remove('no/folder/missing.md', absent)).toBe(true);
         expect(await files.remove('missing.md', text(''))).toBe(false);
-        await h.mkdir('folder');
+        await h.put('folder/inside.md', 'i');
         expect(await files.remove('folder', absent)).toBe(false);
         expect(await files.remove('folder', text(''))).toBe(false);
-        expect(await h.folders()).toEqual(['folder']);
+        expect(await h.names()).toEqual(['folder', 'folder/inside.md']);
       });
     });
 
@@ -357,8 +361,8 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         try {
           await h.put('w/new.md', 'one');
           await until(() => paths(changes, 'created').includes('w/new.md') || paths(changes, 'modified').includes('w/new.md'), 'a created event');
-          await h.put('w/new.md', 'two');
           const before = changes.length;
+          await h.put('w/new.md', 'two');
           await until(() => changes.slice(before).some((c) => c.type !== 'rescan' && c.path === 'w/new.md'), 'a modified event');
           await h.del('w/new.md');
           await until(() => paths(changes, 'deleted').includes('w/new.md') || paths(changes, 'deleted').includes('w'), 'a deleted event');

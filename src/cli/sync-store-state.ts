@@ -60,7 +60,8 @@ export class StoreMemory {
     if (frame.settings !== undefined) this.settings = frame.settings;
     for (const record of records) this.putRecord(record, recordBytes);
     for (const peer of frame.peers ?? []) this.peers.set(peer.deviceId, peer);
-    for (const [id, replace, update, base] of frame.docs ?? []) this.putDoc(id, replace === 1, update ? [update] : [], base, true);
+    // `replace` concerns the update it comes with: without one, the updates stay (as the port's reference store does).
+    for (const [id, replace, update, base] of frame.docs ?? []) this.putDoc(id, replace === 1 && update !== null, update ? [update] : [], base, true);
     // Forgotten last: a record forgotten in a batch is gone with its document, whatever else the batch said of it.
     for (const id of frame.forget ?? []) {
       this.liveRecordBytes -= this.recordBytes.get(id) ?? 0;
