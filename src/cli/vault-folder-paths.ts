@@ -105,6 +105,7 @@ export class FolderWalker {
         if (next === 'missing' && create) {
           try {
             await mkdir(current.child(name));
+            await current.sync(); // the new folder's name is durable before anything is put in it
             created ??= i;
           } catch (error) {
             if (errnoOf(error) !== 'EEXIST') throw hostError(error, 'create the folder', segments.slice(0, i + 1).join('/'), this.root);
