@@ -1,5 +1,5 @@
 import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -335,6 +335,17 @@ describe('NodeVaultFiles on a real folder', () => {
         writer.dispose();
       }
     }, 120_000);
+
+    it('a commit killed between linking a staged file into place and unlinking it: writing that key again leaves the vault file alone', async () => {
+      const key = 'd'.repeat(64);
+      await h.files.writeStaged(key, 0, new Uint8Array([1, 2, 3, 4]));
+      // What the kill leaves: the committed file and the staged name are one inode.
+      await link(join(h.root, '.vault-peers', 'staging', key), join(h.root, 'img.bin'));
+      await h.files.writeStaged(key, 2, new Uint8Array([9]));
+      expect(await h.files.readStaged(key, 0, 10)).toEqual(new Uint8Array([1, 2, 9]));
+      expect(await readFile(join(h.root, 'img.bin'))).toEqual(Buffer.from([1, 2, 3, 4]));
+      expect(await namesUnder(join(h.root, '.vault-peers'))).toEqual(['staging', `staging/${key}`]);
+    });
 
     it('start-up leaves the temporary files of a live process alone', async () => {
       await writeFile(join(h.root, `.vault-peers-tmp-${process.pid}-live`), 'mine');

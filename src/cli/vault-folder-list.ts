@@ -79,7 +79,8 @@ function quietLstat(path: string): Stats | null {
 
 /**
  * Removes the temporary files of writers that were killed (their pid is
- * gone), in every folder but hidden ones (the engine never writes there).
+ * gone), in every folder but hidden ones (the engine never writes there)
+ * except our own staging folder.
  * Those of live processes, this one included, are theirs.
  */
 export async function removeLeftovers(walker: FolderWalker): Promise<void> {
@@ -89,7 +90,7 @@ export async function removeLeftovers(walker: FolderWalker): Promise<void> {
       const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
       if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX) && !isAlive(entry.name)) {
         await unlink(folder.child(entry.name)).catch(() => undefined);
-      } else if (entry.isDirectory() && !entry.name.startsWith('.')) {
+      } else if (entry.isDirectory() && (!entry.name.startsWith('.') || path === STATE_FOLDER || path === `${STATE_FOLDER}/staging`)) {
         const child = await walker.openChild(folder, entry.name, path).catch(() => 'skip');
         if (typeof child === 'string') continue;
         try {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readdir, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Expected, VaultPath } from '../sync/ports';
 import { check, copyToTemp, lstatPlace, openRegular, readAt, swapIn, type Place } from './vault-folder-cas';
 import { FolderError, VaultPathError, errnoOf, explained, shown } from './vault-folder-errors';
@@ -41,13 +41,19 @@ export class FolderStaging {
   async write(key: string, offset: number, bytes: Uint8Array): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset must be a whole number of bytes, not ${offset}`);
     await this.in(key, true, 'write', async (place) => {
-      const handle = await open(place.folder.child(place.name), OPEN_STAGED_FLAGS, 0o666).catch((error: unknown) => {
-        if (errnoOf(error) === 'ELOOP') throw new VaultPathError(`${STAGING_DISPLAY}/${key}`, 'it is a symbolic link');
-        throw error;
-      });
+      let handle = await this.openStaged(place);
       try {
-        const info = await handle.stat();
+        let info = await handle.stat();
         if (!info.isFile()) throw new FolderError(`${STAGING_DISPLAY}/${shown(key)} in ${this.walker.root} is not a file. Remove it.`, 'EISDIR');
+        if (info.nlink > 1) {
+          // A commit was killed between linking this file into the vault and unlinking it here: it *is* that
+          // vault file now. Writing through it would change the file in the vault, so it gets a copy of its own.
+          await handle.close();
+          const copy = await copyToTemp(place, place.folder);
+          await rename(place.folder.child(copy.name), place.folder.child(place.name));
+          handle = await this.openStaged(place);
+          info = await handle.stat();
+        }
         if (offset > info.size) throw new RangeError(`Cannot write at byte ${offset} of the file staged as ${key}: it holds only ${info.size} bytes.`);
         if (info.size > offset) await handle.truncate(offset);
         let written = 0;
@@ -59,6 +65,13 @@ export class FolderStaging {
         await handle.close();
       }
       return true;
+    });
+  }
+
+  private openStaged(place: Place): Promise<FileHandle> {
+    return open(place.folder.child(place.name), OPEN_STAGED_FLAGS, 0o666).catch((error: unknown) => {
+      if (errnoOf(error) === 'ELOOP') throw new VaultPathError(place.display, 'it is a symbolic link');
+      throw error;
     });
   }
 
