@@ -46,6 +46,7 @@ function record(i: number): FileRecord {
     changed: { t: 1_764_000_000_000 + i, d: 'a1b2c3d4e5' },
     moved: { t: 1_764_000_000_000, d: '' },
     version: { '0a1b2c3d': i, '4e5f6a7b': 3 },
+    lived: { '0a1b2c3d': i },
     seq: i,
     sv: Uint8Array.from({ length: 12 }, (_, k) => (i + k) % 256),
     disk: { path: `Folder ${i % FOLDERS}/Note ${i}.md`, hash: id.repeat(2), size: 3000, mtime: 1_764_000_000_000.123 + i },
