@@ -1,0 +1,91 @@
+/**
+ * What `run` prints about syncing: one line when a sync with a device ends
+ * (its catch-up, or a burst of live changes), one per merge and per conflict
+ * copy, the files that are not synced gathered into one line, and problems.
+ * Never a line per file synced. Paths come from other devices: every one
+ * passes through safeRemoteText before it is printed.
+ */
+import { bufferTime, filter, type Subscription } from 'rxjs';
+import type { PeerManager } from '../core/peer-manager';
+import type { SyncProgress } from '../core/ports';
+import { safeRemoteText } from '../core/remote-text';
+import type { SyncedVault } from './synced-vault';
+import { clock, count, shownDevice, shownReason, sizeText } from './terminal';
+
+/** Longest path shown in a line; a longer one is cut (a hostile name cannot fill the terminal). */
+const MAX_SHOWN_PATH = 200;
+/** How long not-synced files gather before their one line. */
+const NOT_SYNCED_GATHER_MS = 1_000;
+/** Names listed in that line; the rest are counted. */
+const NOT_SYNCED_NAMED = 3;
+
+/** A vault path as lines show it: quoted, safe and capped. */
+export function shownPath(path: string): string {
+  return `"${safeRemoteText(path, MAX_SHOWN_PATH)}"`;
+}
+
+/** The files and bytes a finished sync moved, as a line's end: `3 files, 1.2 MB` or `nothing to exchange`. */
+export function burstSummary(progress: SyncProgress | null): string {
+  if (!progress || progress.files.total === 0) return 'nothing to exchange';
+  const bytes = progress.bytes.total > 0 ? `, ${sizeText(progress.bytes.total)}` : '';
+  return `${count(progress.files.total, 'file')}${bytes}`;
+}
+
+export interface SyncLine {
+  readonly text: string;
+  readonly problem?: boolean;
+}
+
+/** Prints the sync's lines until the returned subscription is unsubscribed. */
+export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line: SyncLine) => void): Subscription {
+  const device = (nodeId: string | null): string => (nodeId === null ? 'another device' : shownDevice({ nodeId, name: manager.getPeer(nodeId)?.name ?? '' }));
+  const lastProgress = new Map<string, SyncProgress | null>();
+  const subscription = manager.events$.subscribe((event) => {
+    if (event.type !== 'sync') return;
+    const sync = event.event;
+    const who = device(event.nodeId);
+    switch (sync.type) {
+      case 'started':
+        lastProgress.set(event.nodeId, null);
+        return;
+      case 'progress':
+        lastProgress.set(event.nodeId, { files: sync.files, bytes: sync.bytes });
+        return;
+      case 'finished':
+        print({ text: `${clock()} ${who} in sync: ${burstSummary(lastProgress.get(event.nodeId) ?? null)}` });
+        lastProgress.delete(event.nodeId);
+        return;
+      case 'merged':
+        print({ text: `${clock()} merged concurrent edits from ${who} in ${shownPath(sync.path)}` });
+        return;
+      case 'conflict':
+        print({ text: `${clock()} ${shownPath(sync.path)} changed on both sides: the other version is kept as ${shownPath(sync.copy)} (vault-peers conflicts)` });
+        return;
+    }
+  });
+  // What happened on this device alone: a disk edit merged with changes not written out yet, files left out, problems.
+  const local = vault.engine.activity$.pipe(filter((entry) => entry.peer === null));
+  subscription.add(
+    local.subscribe((entry) => {
+      if (entry.kind === 'merged' && entry.path !== null) print({ text: `${clock()} merged the edit of ${shownPath(entry.path)} on this disk with changes from other devices` });
+      if (entry.kind === 'conflict') print({ text: `${clock()} ${shownReason(entry.message)} (vault-peers conflicts)` });
+      if (entry.kind === 'error') print({ text: `sync problem: ${shownReason(entry.message)}`, problem: true });
+    }),
+  );
+  subscription.add(
+    local
+      .pipe(
+        filter((entry) => entry.kind === 'not-synced' && entry.path !== null),
+        bufferTime(NOT_SYNCED_GATHER_MS),
+        filter((entries) => entries.length > 0),
+      )
+      .subscribe((entries) => {
+        const named = entries.slice(0, NOT_SYNCED_NAMED).map((e) => shownPath(e.path!));
+        const more = entries.length - named.length;
+        const list = `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+        const why = entries.length === 1 ? `: ${shownReason(entries[0]!.message)}` : ' (vault-peers status says why)';
+        print({ text: `${clock()} not synced: ${list}${why}` });
+      }),
+  );
+  return subscription;
+}

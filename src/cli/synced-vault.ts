@@ -1,0 +1,204 @@
+/**
+ * The folder `vault-peers run --vault DIR` keeps in sync: checked before
+ * anything is opened, taken with a lock of its own (so two state
+ * directories never sync one folder at once), and run by the sync engine
+ * with the folder adapter and the file store of this shell.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { NEVER, ReplaySubject, catchError, type Observable } from 'rxjs';
+import { VaultPeersError, errorMessage } from '../core/errors';
+import type { PeerConnection, SyncEvent } from '../core/ports';
+import type { ClosableSyncEngine } from '../app/peer-node';
+import { VaultSyncEngine, defaultFilter, type Sha256 } from '../sync';
+import type { Expected, FileChange, FileStat, ListOptions, VaultFiles, VaultPath } from '../sync/ports';
+import { tryLock, type StateLock } from './lock';
+import { FileSyncStore } from './sync-store-file';
+import type { StateDir } from './state-dir';
+import { NodeVaultFiles } from './vault-folder';
+import { errnoOf } from './vault-folder-errors';
+import { STATE_FOLDER } from './vault-folder-paths';
+
+/**
+ * The Obsidian config folder of a vault the headless peer syncs: never
+ * synced, like in the plugin. Without Obsidian there is no `Vault#configDir`
+ * to ask; a renamed one starts with a dot too (Obsidian requires it), and
+ * hidden folders are never synced either.
+ */
+export const CONFIG_FOLDER = '.obsidian';
+
+/** A folder `--vault` may name: it exists, it is a folder, and it neither holds nor sits in the state directory. */
+export interface VaultChoice {
+  /** Absolute, as the person gave it (a link at the root kept: they chose it). */
+  readonly path: string;
+  /** Links resolved: what the state is keyed by. */
+  readonly real: string;
+}
+
+/** A folder that cannot be synced; the message says why and what to do. Nothing was opened or stored. */
+export class VaultChoiceError extends VaultPeersError {}
+
+function isInside(child: string, parent: string): boolean {
+  const path = relative(parent, child);
+  return path === '' || (!path.startsWith('..') && !isAbsolute(path));
+}
+
+/**
+ * Checks a folder to sync against the state directory of this device.
+ * @throws VaultChoiceError with a one-line reason
+ */
+export async function checkVault(given: string, state: StateDir): Promise<VaultChoice> {
+  const path = resolve(given);
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') throw new VaultChoiceError(`The vault ${path} does not exist. Create the folder first, or check the path.`);
+    throw new VaultChoiceError(`Cannot open the vault ${path}: ${errorMessage(error)}`);
+  }
+  if (!info.isDirectory()) throw new VaultChoiceError(`The vault ${path} is a file; --vault takes the folder to keep in sync.`);
+  const real = await realpath(path);
+  if (isInside(state.realDir, real)) {
+    throw new VaultChoiceError(
+      `The vault ${path} contains this device's state directory ${state.dir} (its secret key and sync state must never be synced). Use --dir with a directory outside the vault.`,
+    );
+  }
+  if (isInside(real, state.realDir)) throw new VaultChoiceError(`The vault ${path} is inside the state directory ${state.dir}. Keep your notes in a folder of their own.`);
+  return { path, real };
+}
+
+/**
+ * Where the engine's state for a vault lives: `<state dir>/sync/<name>-<hash>`,
+ * keyed by the vault's real path. Another folder gets a store of its own
+ * (its first start enrolls what it holds), never one whose index would read
+ * every file of the other folder as deleted.
+ */
+export function syncStateDir(state: StateDir, vault: VaultChoice): string {
+  const name = basename(vault.real).replace(/[^\p{L}\p{N}_-]+/gu, '-').slice(0, 40) || 'vault';
+  return join(state.realDir, 'sync', `${name}-${createHash('sha256').update(vault.real).digest('hex').slice(0, 12)}`);
+}
+
+const nodeSha256: Sha256 = (bytes) => Promise.resolve(createHash('sha256').update(bytes).digest());
+
+export interface SyncedVault extends ClosableSyncEngine {
+  readonly vault: VaultChoice;
+  /** Where the engine keeps its index and the notes' histories. */
+  readonly stateDir: string;
+  readonly engine: VaultSyncEngine;
+  /** Emits once if the folder can no longer be watched (deleted, moved away, unmounted): syncing it has stopped. */
+  readonly lost$: Observable<string>;
+}
+
+/**
+ * Takes the vault's lock, opens the folder, the store and the engine (which
+ * scans the folder against its index), ready to sync connections.
+ * @throws VaultPeersError when another process syncs the folder, or it cannot be opened
+ */
+export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeId: string): Promise<SyncedVault> {
+  const lock = await lockVault(vault, state);
+  const lost = new ReplaySubject<string>(1);
+  try {
+    const files = new WatchedFolder(await NodeVaultFiles.open(vault.path), (error) => lost.next(errorMessage(error)));
+    const stateDir = syncStateDir(state, vault);
+    const engine = await VaultSyncEngine.open({
+      deviceId: nodeId,
+      files,
+      store: new FileSyncStore(stateDir, { syncedFolder: vault.path }),
+      filter: defaultFilter(CONFIG_FOLDER),
+      sha256: nodeSha256,
+    });
+    return {
+      vault,
+      stateDir,
+      engine,
+      lost$: lost.asObservable(),
+      syncWithPeer: (connection: PeerConnection): Observable<SyncEvent> => engine.syncWithPeer(connection),
+      close: async () => {
+        try {
+          await engine.close();
+        } finally {
+          lost.complete();
+          await lock.release();
+        }
+      },
+    };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function lockVault(vault: VaultChoice, state: StateDir): Promise<StateLock> {
+  const folder = join(vault.real, STATE_FOLDER);
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  const lockPath = join(folder, 'lock');
+  const lock = await tryLock(lockPath, `run --dir ${state.dir}`);
+  if (!('busy' in lock)) return lock;
+  const owner = lock.busy;
+  throw new VaultChoiceError(
+    `The vault ${vault.path} is already synced by \`vault-peers ${owner.command}\` (pid ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}). ` +
+      `One folder is synced by one device; if that process is gone (the vault was copied from another computer), remove ${lockPath}.`,
+  );
+}
+
+/**
+ * The folder adapter, with the end of its watch reported instead of thrown:
+ * when the folder disappears the watch ends with an error, which the engine
+ * does not handle, and the headless peer says so and stops.
+ */
+class WatchedFolder implements VaultFiles {
+  constructor(
+    private readonly files: VaultFiles,
+    private readonly onLost: (error: unknown) => void,
+  ) {}
+
+  watch(): Observable<FileChange> {
+    return this.files.watch().pipe(
+      catchError((error: unknown) => {
+        this.onLost(error);
+        return NEVER;
+      }),
+    );
+  }
+
+  list(options?: ListOptions): Promise<FileStat[]> {
+    return this.files.list(options);
+  }
+  stat(path: VaultPath): Promise<FileStat | null> {
+    return this.files.stat(path);
+  }
+  read(path: VaultPath): Promise<Uint8Array | null> {
+    return this.files.read(path);
+  }
+  readRange(path: VaultPath, offset: number, length: number): Promise<Uint8Array | null> {
+    return this.files.readRange(path, offset, length);
+  }
+  writeText(path: VaultPath, text: string, expected: Expected): Promise<boolean> {
+    return this.files.writeText(path, text, expected);
+  }
+  rename(from: VaultPath, to: VaultPath, expected?: Expected): Promise<boolean> {
+    return this.files.rename(from, to, expected);
+  }
+  remove(path: VaultPath, expected: Expected): Promise<boolean> {
+    return this.files.remove(path, expected);
+  }
+  stagedLength(key: string): Promise<number> {
+    return this.files.stagedLength(key);
+  }
+  writeStaged(key: string, offset: number, bytes: Uint8Array): Promise<void> {
+    return this.files.writeStaged(key, offset, bytes);
+  }
+  readStaged(key: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.files.readStaged(key, offset, length);
+  }
+  commitStaged(key: string, path: VaultPath, expected: Expected): Promise<boolean> {
+    return this.files.commitStaged(key, path, expected);
+  }
+  discardStaged(key: string): Promise<void> {
+    return this.files.discardStaged(key);
+  }
+  listStaged(): Promise<string[]> {
+    return this.files.listStaged();
+  }
+}
