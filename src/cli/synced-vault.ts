@@ -5,8 +5,8 @@
  * with the folder adapter and the file store of this shell.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, realpath, stat } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { NEVER, ReplaySubject, catchError, type Observable } from 'rxjs';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import type { PeerConnection, SyncEvent } from '../core/ports';
@@ -96,11 +96,12 @@ export interface SyncedVault extends ClosableSyncEngine {
  * @throws VaultPeersError when another process syncs the folder, or it cannot be opened
  */
 export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeId: string): Promise<SyncedVault> {
+  const stateDir = syncStateDir(state, vault);
+  const marker = await checkMarker(vault, stateDir);
   const lock = await lockVault(vault, state);
   const lost = new ReplaySubject<string>(1);
   try {
-    const files = new WatchedFolder(await NodeVaultFiles.open(vault.path), (error) => lost.next(errorMessage(error)));
-    const stateDir = syncStateDir(state, vault);
+    const files = new GuardedFolder(await NodeVaultFiles.open(vault.path), marker, vault, (reason) => lost.next(reason));
     const engine = await VaultSyncEngine.open({
       deviceId: nodeId,
       files,
@@ -143,36 +144,88 @@ async function lockVault(vault: VaultChoice, state: StateDir): Promise<StateLock
 }
 
 /**
- * The folder adapter, with the end of its watch reported instead of thrown:
- * when the folder disappears the watch ends with an error, which the engine
- * does not handle, and the headless peer says so and stops.
+ * The marker `.vault-peers/folder` in a synced vault, as Syncthing's
+ * `.stfolder`: made when a vault is first synced. A vault whose sync state
+ * exists but whose marker is gone is not the folder that was synced (a drive
+ * not mounted leaves an empty mount point; a folder was replaced): syncing it
+ * would tell every other device that each file was deleted, so it is refused.
+ * @returns the marker's path
  */
-class WatchedFolder implements VaultFiles {
+async function checkMarker(vault: VaultChoice, stateDir: string): Promise<string> {
+  const marker = join(vault.path, STATE_FOLDER, MARKER);
+  if (await exists(marker)) return marker;
+  if (await exists(join(stateDir, 'index.log'))) {
+    throw new VaultChoiceError(
+      `The vault ${vault.path} was synced before but has lost its marker ${STATE_FOLDER}/${MARKER}: is it the right folder, and is its drive mounted? ` +
+        `Nothing was synced, so no file is deleted on your other devices. If the folder is right, recreate the marker: mkdir -p "${join(vault.path, STATE_FOLDER)}" && touch "${marker}"`,
+    );
+  }
+  await mkdir(dirname(marker), { recursive: true, mode: 0o700 });
+  await writeFile(marker, MARKER_TEXT, { flag: 'wx' }).catch((error: unknown) => {
+    if (errnoOf(error) !== 'EEXIST') throw error;
+  });
+  return marker;
+}
+
+const MARKER = 'folder';
+const MARKER_TEXT =
+  'This folder is kept in sync by Vault Peers. Leave this file here: without it, Vault Peers stops syncing the folder rather than take an empty or unmounted folder for every file deleted.\n';
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * The folder adapter, guarded for the folder going away under a running
+ * peer: a file found missing while the vault's marker is gone too means the
+ * folder was emptied, replaced or unmounted, not that a person deleted that
+ * file, so the call fails instead of answering "no such file" (which the
+ * engine would sync as a delete). The end of the watch (the folder deleted
+ * or moved away) is reported instead of thrown, which the engine would not
+ * handle. Either way `onLost` says why, and the headless peer stops.
+ */
+class GuardedFolder implements VaultFiles {
   constructor(
     private readonly files: VaultFiles,
-    private readonly onLost: (error: unknown) => void,
+    private readonly marker: string,
+    private readonly vault: VaultChoice,
+    private readonly onLost: (reason: string) => void,
   ) {}
 
   watch(): Observable<FileChange> {
     return this.files.watch().pipe(
       catchError((error: unknown) => {
-        this.onLost(error);
+        this.onLost(errorMessage(error));
         return NEVER;
       }),
     );
   }
 
-  list(options?: ListOptions): Promise<FileStat[]> {
-    return this.files.list(options);
+  /** Rejects when the marker is gone; resolves with `value` otherwise. */
+  private async guarded<T>(value: T): Promise<T> {
+    if (await exists(this.marker)) return value;
+    const reason = `The vault ${this.vault.path} was emptied, replaced or unmounted (its marker ${STATE_FOLDER}/${MARKER} is gone), so no file was deleted on your other devices. Start \`vault-peers run\` again once the vault is back.`;
+    this.onLost(reason);
+    throw new VaultPeersError(reason);
   }
-  stat(path: VaultPath): Promise<FileStat | null> {
-    return this.files.stat(path);
+
+  async list(options?: ListOptions): Promise<FileStat[]> {
+    return this.guarded(await this.files.list(options));
   }
-  read(path: VaultPath): Promise<Uint8Array | null> {
-    return this.files.read(path);
+  async stat(path: VaultPath): Promise<FileStat | null> {
+    const found = await this.files.stat(path);
+    return found ?? this.guarded(null);
   }
-  readRange(path: VaultPath, offset: number, length: number): Promise<Uint8Array | null> {
-    return this.files.readRange(path, offset, length);
+  async read(path: VaultPath): Promise<Uint8Array | null> {
+    const found = await this.files.read(path);
+    return found ?? this.guarded(null);
+  }
+  async readRange(path: VaultPath, offset: number, length: number): Promise<Uint8Array | null> {
+    const found = await this.files.readRange(path, offset, length);
+    return found ?? this.guarded(null);
   }
   writeText(path: VaultPath, text: string, expected: Expected): Promise<boolean> {
     return this.files.writeText(path, text, expected);
