@@ -128,7 +128,7 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
     // Only `run` syncs, and only a folder that passes the checks; the choice is stored once it does.
     const stored = storedVault(document);
     const wanted = options.daemon ? (options.vault ?? stored) : null;
-    const choice = wanted === null ? null : await checkVault(wanted, state);
+    const choice = wanted === null ? null : await checkVault(wanted, state, options.vault === undefined);
     let sync: SyncedVault | null = null;
     const node = await openPeerNode({
       ...(choice ? { openSync: async (nodeId: string) => (sync = await openSyncedVault(choice, state, nodeId)) } : {}),

@@ -83,8 +83,8 @@ export const run = command<null, RunLine>({
     const say = (text: string): void => progress({ text });
     say(`${shownName(host.deviceName)} (${endpoint.nodeId}) is online on ${endpoint.boundSockets.join(', ')}.`);
     if (endpoint.usedFallbackPort) say('The stored port was taken; another one is used this time.');
-    say(`ticket: ${await endpoint.generateTicket()}`);
     say(vaultLine(host));
+    say(`ticket: ${await endpoint.generateTicket()}`);
     const stopWatching = watchStatuses(manager, say);
     const syncLines = host.sync ? watchSync(manager, host.sync, progress) : null;
     // The folder went away under us (deleted, moved, unmounted): say so and stop, rather than sync nothing quietly.

@@ -46,14 +46,18 @@ function isInside(child: string, parent: string): boolean {
 
 /**
  * Checks a folder to sync against the state directory of this device.
+ * @param stored whether it comes from the settings rather than the command line (for the message)
  * @throws VaultChoiceError with a one-line reason
  */
-export async function checkVault(given: string, state: StateDir): Promise<VaultChoice> {
+export async function checkVault(given: string, state: StateDir, stored = false): Promise<VaultChoice> {
   const path = resolve(given);
   let info;
   try {
     info = await stat(path);
   } catch (error) {
+    if (errnoOf(error) === 'ENOENT' && stored) {
+      throw new VaultChoiceError(`The vault ${path} (chosen by an earlier \`run --vault\`) does not exist. Put it back, or give its new place: vault-peers run --vault DIR`);
+    }
     if (errnoOf(error) === 'ENOENT') throw new VaultChoiceError(`The vault ${path} does not exist. Create the folder first, or check the path.`);
     throw new VaultChoiceError(`Cannot open the vault ${path}: ${errorMessage(error)}`);
   }
