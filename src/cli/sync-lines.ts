@@ -1,6 +1,7 @@
 /**
  * What `run` prints about syncing: one line when a sync with a device ends
- * (its catch-up, or a burst of live changes), one per merge and per conflict
+ * (its catch-up on each connection, and each later burst of changes that
+ * moved something), one per merge and per conflict
  * copy, the files that are not synced gathered into one line, and problems.
  * Never a line per file synced. Paths come from other devices: every one
  * passes through safeRemoteText before it is printed.
@@ -40,7 +41,13 @@ export interface SyncLine {
 export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line: SyncLine) => void): Subscription {
   const device = (nodeId: string | null): string => (nodeId === null ? 'another device' : shownDevice({ nodeId, name: manager.getPeer(nodeId)?.name ?? '' }));
   const lastProgress = new Map<string, SyncProgress | null>();
-  const subscription = manager.events$.subscribe((event) => {
+  /** Peers whose catch-up on the current connection was reported: a later burst that moved nothing is not news. */
+  const reported = new Set<string>();
+  const subscription = manager.peerStates$.subscribe((states) => {
+    const live = new Set(states.filter((s) => s.status === 'connected' || s.status === 'syncing').map((s) => s.peer.nodeId));
+    for (const nodeId of reported) if (!live.has(nodeId)) reported.delete(nodeId);
+  });
+  subscription.add(manager.events$.subscribe((event) => {
     if (event.type !== 'sync') return;
     const sync = event.event;
     const who = device(event.nodeId);
@@ -51,10 +58,14 @@ export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line
       case 'progress':
         lastProgress.set(event.nodeId, { files: sync.files, bytes: sync.bytes });
         return;
-      case 'finished':
-        print({ text: `${clock()} ${who} in sync: ${burstSummary(lastProgress.get(event.nodeId) ?? null)}` });
+      case 'finished': {
+        const progress = lastProgress.get(event.nodeId) ?? null;
         lastProgress.delete(event.nodeId);
+        if (reported.has(event.nodeId) && !(progress && progress.files.total > 0)) return;
+        reported.add(event.nodeId);
+        print({ text: `${clock()} ${who} in sync: ${burstSummary(progress)}` });
         return;
+      }
       case 'merged':
         print({ text: `${clock()} merged concurrent edits from ${who} in ${shownPath(sync.path)}` });
         return;
@@ -62,7 +73,7 @@ export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line
         print({ text: `${clock()} ${shownPath(sync.path)} changed on both sides: the other version is kept as ${shownPath(sync.copy)} (vault-peers conflicts)` });
         return;
     }
-  });
+  }));
   // What happened on this device alone: a disk edit merged with changes not written out yet, files left out, problems.
   const local = vault.engine.activity$.pipe(filter((entry) => entry.peer === null));
   subscription.add(
