@@ -106,7 +106,8 @@ export function formatStatus(status: StatusOutput): string {
   if (status.here && status.here.files > 0) lines.push(`Still to write here: ${count(status.here.files, 'file')}${status.here.bytes ? ` (${sizeText(status.here.bytes)})` : ''}.`);
   if (status.notSynced.length > 0) {
     lines.push(`Not synced (${status.notSynced.length}), these stay on this device:`);
-    lines.push(...status.notSynced.map((file) => `  ${shownPath(file.path)}: ${shownReason(file.reason)}`));
+    // The engine's reason is a whole sentence naming the file.
+    lines.push(...status.notSynced.map((file) => `  ${shownReason(file.reason)}`));
   }
   if (status.conflicts) lines.push(`${count(status.conflicts, 'conflict copy', 'conflict copies')}: \`vault-peers conflicts\` lists them.`);
   return lines.join('\n');
@@ -176,7 +177,8 @@ export function findCopy(copies: readonly ConflictRow[], query: string, vault: s
   const byPath = inside !== null ? copies.find((c) => c.copy === inside) : undefined;
   if (byPath) return byPath;
   const tail = query.split('\\').join('/').replace(/^(?:\.{1,2}\/)+/, '');
-  const matches = copies.filter((c) => c.copy === tail || c.copy.endsWith(`/${tail}`));
+  // The file name or the end of its vault path; or a path that leads into the vault from elsewhere (`../Notes/x.png`).
+  const matches = copies.filter((c) => c.copy === tail || c.copy.endsWith(`/${tail}`) || tail.endsWith(`/${c.copy}`));
   if (matches.length === 1) return matches[0]!;
   if (matches.length > 1) throw new VaultPeersError(`"${shownReason(query)}" matches ${matches.length} conflict copies; give more of its path.`);
   throw new VaultPeersError(`No conflict copy matches "${shownReason(query)}". \`vault-peers conflicts\` lists them.`);

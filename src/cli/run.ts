@@ -86,7 +86,7 @@ export const run = command<null, RunLine>({
     say(vaultLine(host));
     say(`ticket: ${await endpoint.generateTicket()}`);
     const stopWatching = watchStatuses(manager, say);
-    const syncLines = host.sync ? watchSync(manager, host.sync, progress) : null;
+    const syncLines = host.sync ? watchSync(manager, host.sync.engine.activity$, progress) : null;
     // The folder went away under us (deleted, moved, unmounted): say so and stop, rather than sync nothing quietly.
     const stopped = new AbortController();
     const lostWatch = host.sync?.lost$.subscribe((reason) => stopped.abort(reason));

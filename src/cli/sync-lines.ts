@@ -6,11 +6,11 @@
  * Never a line per file synced. Paths come from other devices: every one
  * passes through safeRemoteText before it is printed.
  */
-import { bufferTime, filter, type Subscription } from 'rxjs';
+import { asyncScheduler, buffer, filter, share, throttleTime, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { PeerManager } from '../core/peer-manager';
 import type { SyncProgress } from '../core/ports';
 import { safeRemoteText } from '../core/remote-text';
-import type { SyncedVault } from './synced-vault';
+import type { ActivityEntry } from '../sync';
 import { clock, count, shownDevice, shownReason, sizeText } from './terminal';
 
 /** Longest path shown in a line; a longer one is cut (a hostile name cannot fill the terminal). */
@@ -37,8 +37,16 @@ export interface SyncLine {
   readonly problem?: boolean;
 }
 
-/** Prints the sync's lines until the returned subscription is unsubscribed. */
-export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line: SyncLine) => void): Subscription {
+/**
+ * Prints the sync's lines until the returned subscription is unsubscribed.
+ * @param activity$ the engine's activity (what happened on this device alone is read from it)
+ */
+export function watchSync(
+  manager: Pick<PeerManager, 'events$' | 'peerStates$' | 'getPeer'>,
+  activity$: Observable<ActivityEntry>,
+  print: (line: SyncLine) => void,
+  scheduler: SchedulerLike = asyncScheduler,
+): Subscription {
   const device = (nodeId: string | null): string => (nodeId === null ? 'another device' : shownDevice({ nodeId, name: manager.getPeer(nodeId)?.name ?? '' }));
   const lastProgress = new Map<string, SyncProgress | null>();
   /** Peers whose catch-up on the current connection was reported: a later burst that moved nothing is not news. */
@@ -75,7 +83,7 @@ export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line
     }
   }));
   // What happened on this device alone: a disk edit merged with changes not written out yet, files left out, problems.
-  const local = vault.engine.activity$.pipe(filter((entry) => entry.peer === null));
+  const local = activity$.pipe(filter((entry) => entry.peer === null));
   subscription.add(
     local.subscribe((entry) => {
       if (entry.kind === 'merged' && entry.path !== null) print({ text: `${clock()} merged the edit of ${shownPath(entry.path)} on this disk with changes from other devices` });
@@ -83,19 +91,23 @@ export function watchSync(manager: PeerManager, vault: SyncedVault, print: (line
       if (entry.kind === 'error') print({ text: `sync problem: ${shownReason(entry.message)}`, problem: true });
     }),
   );
+  // Gathered for a second from the first one (a scan can find many at once), then one line; no timer runs meanwhile.
+  const notSynced = local.pipe(
+    filter((entry) => entry.kind === 'not-synced' && entry.path !== null),
+    share(),
+  );
   subscription.add(
-    local
-      .pipe(
-        filter((entry) => entry.kind === 'not-synced' && entry.path !== null),
-        bufferTime(NOT_SYNCED_GATHER_MS),
-        filter((entries) => entries.length > 0),
-      )
+    notSynced
+      .pipe(buffer(notSynced.pipe(throttleTime(NOT_SYNCED_GATHER_MS, scheduler, { leading: false, trailing: true }))))
       .subscribe((entries) => {
+        // One file: the engine's sentence says which and why. More: their names, and where to read why.
+        if (entries.length === 1) {
+          print({ text: `${clock()} ${shownReason(entries[0]!.message)}` });
+          return;
+        }
         const named = entries.slice(0, NOT_SYNCED_NAMED).map((e) => shownPath(e.path!));
         const more = entries.length - named.length;
-        const list = `${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
-        const why = entries.length === 1 ? `: ${shownReason(entries[0]!.message)}` : ' (vault-peers status says why)';
-        print({ text: `${clock()} not synced: ${list}${why}` });
+        print({ text: `${clock()} not synced: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''} (vault-peers status says why)` });
       }),
   );
   return subscription;
