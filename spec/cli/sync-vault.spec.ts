@@ -10,7 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { markerGone } from '../../src/cli/synced-vault';
 import { HeadlessPeer, cli, cliAsync, eventually } from '../support/headless';
+import { newTestScheduler } from '../support/marbles';
 import { inSync, pair, syncedPeers } from '../support/synced-peers';
 
 jest.setTimeout(120_000);
@@ -90,7 +92,8 @@ describe('the vault run syncs', () => {
     rmSync(laptop.vault.root, { recursive: true, force: true });
     expect(await exited).toBe(1);
     const said = laptop.output.join('\n');
-    expect(said).toMatch(/vault-peers: Stopped syncing: (The synced folder .* is gone|The vault .* was emptied, replaced or unmounted)/);
+    // The watcher or the marker tells first, whichever it is.
+    expect(said).toMatch(/vault-peers: Stopped syncing: (The synced folder .* is gone\. Put it back|The vault .* was deleted, emptied, replaced or unmounted \(its marker \.vault-peers\/folder is gone\), so no file was deleted on your other devices)/);
     expect(said).not.toMatch(/^\s+at |Unexpected error/m);
     const again = cli(laptop.dir, ['run', '--bind', '127.0.0.1']);
     expect(again.code).toBe(1);
@@ -111,7 +114,8 @@ describe('the vault run syncs', () => {
     mkdirSync(laptop.vault.root);
     try {
       expect(await exited).toBe(1);
-      expect(laptop.output.join('\n')).toMatch(/vault-peers: Stopped syncing: The vault .* was emptied, replaced or unmounted \(its marker \.vault-peers\/folder is gone\), so no file was deleted on your other devices/);
+      // The watcher (its folder moved away) or the guard (a file missing with the marker) tells first.
+      expect(laptop.output.join('\n')).toMatch(/vault-peers: Stopped syncing: (The synced folder .* is gone\. Put it back|The vault .* was deleted, emptied, replaced or unmounted \(its marker \.vault-peers\/folder is gone\), so no file was deleted on your other devices)/);
       // Restarted on the empty folder, it refuses rather than sync an empty vault.
       const restarted = cli(laptop.dir, ['run', '--bind', '127.0.0.1']);
       expect(restarted.code).toBe(1);
@@ -123,5 +127,21 @@ describe('the vault run syncs', () => {
     } finally {
       rmSync(`${laptop.vault.root}.away`, { recursive: true, force: true });
     }
+  });
+});
+
+describe("a running peer looks for its vault's marker", () => {
+  it('every few seconds, one look at a time, and says once that it is gone (marbles)', () => {
+    newTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      // Each look takes 4 s here (a slow disk), longer than the 3 s between looks: they never pile up.
+      const looks = [cold('4s (t|)', { t: true }), cold('4s (t|)', { t: true }), cold('1s (f|)', { f: false })];
+      let asked = 0;
+      const gone$ = markerGone(() => looks[asked++]!, 3_000);
+      // Looks start at 3 s, 9 s (6 s fell inside the first look) and 15 s; the third finds it gone at 16 s.
+      expectObservable(gone$).toBe('16s (x|)', { x: undefined });
+      expectSubscriptions(looks[0]!.subscriptions).toBe('3s ^ 3999ms !');
+      expectSubscriptions(looks[1]!.subscriptions).toBe('9s ^ 3999ms !');
+      expectSubscriptions(looks[2]!.subscriptions).toBe('15s ^ 999ms !');
+    });
   });
 });

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { NEVER, ReplaySubject, catchError, type Observable } from 'rxjs';
+import { NEVER, ReplaySubject, asyncScheduler, catchError, defer, exhaustMap, first, from, interval, map, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import type { PeerConnection, SyncEvent } from '../core/ports';
 import type { ClosableSyncEngine } from '../app/peer-node';
@@ -104,8 +104,11 @@ export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeI
   const marker = await checkMarker(vault, stateDir);
   const lock = await lockVault(vault, state);
   const lost = new ReplaySubject<string>(1);
+  let polling: Subscription | null = null;
   try {
     const files = new GuardedFolder(await NodeVaultFiles.open(vault.path), marker, vault, (reason) => lost.next(reason));
+    // A vault can go without a watcher event (an unmount; a deleted root, under load): its marker is looked for now and then too.
+    polling = markerGone(() => defer(() => from(exists(marker))), MARKER_CHECK_MS).subscribe(() => lost.next(files.lostReason()));
     const engine = await VaultSyncEngine.open({
       deviceId: nodeId,
       files,
@@ -120,6 +123,7 @@ export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeI
       lost$: lost.asObservable(),
       syncWithPeer: (connection: PeerConnection): Observable<SyncEvent> => engine.syncWithPeer(connection),
       close: async () => {
+        polling?.unsubscribe();
         try {
           await engine.close();
         } finally {
@@ -129,9 +133,22 @@ export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeI
       },
     };
   } catch (error) {
+    polling?.unsubscribe();
     await lock.release();
     throw error;
   }
+}
+
+/** How often a running peer looks for its vault's marker, in ms. */
+export const MARKER_CHECK_MS = 3_000;
+
+/** Emits once, when `present` (asked every `everyMs`, one question at a time) says the marker is gone. */
+export function markerGone(present: () => Observable<boolean>, everyMs: number, scheduler: SchedulerLike = asyncScheduler): Observable<void> {
+  return interval(everyMs, scheduler).pipe(
+    exhaustMap(() => present()),
+    first((found) => !found),
+    map(() => undefined),
+  );
 }
 
 async function lockVault(vault: VaultChoice, state: StateDir): Promise<StateLock> {
@@ -208,10 +225,15 @@ class GuardedFolder implements VaultFiles {
     );
   }
 
+  /** Why syncing stops when the marker is gone. */
+  lostReason(): string {
+    return `The vault ${this.vault.path} was deleted, emptied, replaced or unmounted (its marker ${STATE_FOLDER}/${MARKER} is gone), so no file was deleted on your other devices. Start \`vault-peers run\` again once the vault is back.`;
+  }
+
   /** Rejects when the marker is gone; resolves with `value` otherwise. */
   private async guarded<T>(value: T): Promise<T> {
     if (await exists(this.marker)) return value;
-    const reason = `The vault ${this.vault.path} was emptied, replaced or unmounted (its marker ${STATE_FOLDER}/${MARKER} is gone), so no file was deleted on your other devices. Start \`vault-peers run\` again once the vault is back.`;
+    const reason = this.lostReason();
     this.onLost(reason);
     throw new VaultPeersError(reason);
   }
