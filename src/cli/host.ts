@@ -42,6 +42,8 @@ export interface Host {
   readonly warnings: readonly string[];
   /** The folder this device syncs (stored), or null when none was chosen yet. */
   readonly vault: string | null;
+  /** The folder synced until this `run --vault` chose another, if it did. */
+  readonly previousVault: string | null;
   /** The running sync of that folder: only `run` syncs. */
   readonly sync: SyncedVault | null;
   /** Writes settings through the same queue as every other write of the peers file. */
@@ -162,6 +164,7 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
       },
       warnings: node.manager.loadProblems,
       vault: choice?.path ?? stored,
+      previousVault: choice && stored !== null && choice.path !== stored ? stored : null,
       sync,
       saveSettings,
       close: () =>

@@ -60,7 +60,10 @@ function refusalLine(report: RefusalReport): string {
 
 /** What `run` says about the folder it syncs, or that it syncs none. */
 export function vaultLine(host: Host): string {
-  if (host.sync) return `Syncing ${host.sync.vault.path} with every paired device (sync state in ${host.sync.stateDir}).`;
+  if (host.sync) {
+    const instead = host.previousVault ? ` Until now ${host.previousVault} was synced; its sync state is kept.` : '';
+    return `Syncing ${host.sync.vault.path} with every paired device (sync state in ${host.sync.stateDir}).${instead}`;
+  }
   return 'No vault is set, so nothing is synced. `vault-peers run --vault DIR` keeps DIR in sync with every paired device.';
 }
 
