@@ -112,6 +112,11 @@ async function writeToDisk(folder: Folder, record: FileRecord): Promise<Outcome>
 
 async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> {
   const disk = record.disk!;
+  if (claimedByAnother(folder, record.id, record.path)) {
+    // Another record's file is (or was) there: wait until it moves away, or the watcher says it went.
+    const claimant = folder.index.atDisk(record.path)!;
+    return claimant.deleted || claimant.path !== record.path ? 'blocked' : { reread: record.path };
+  }
   // With the content it should have, so another file that took the name meanwhile is never moved instead.
   if (await folder.files.rename(disk.path, record.path, await expectedOf(folder, record))) {
     const stat = await folder.files.stat(record.path);
@@ -184,8 +189,7 @@ export async function verifyStaged(folder: Folder, key: string, size: number): P
   return (await hashOfChunks(chunks, folder.options.sha256)) === key;
 }
 
-async function expectedOf(folder: Folder, record: FileRecord): Promise<Expected> {
-  if (!record.disk) return { kind: 'absent' };
-  if (record.kind === 'text') return { kind: 'text', text: (await folder.notes.open(record.id)).base };
-  return { kind: 'hash', hash: record.disk.hash };
+/** What a move or a delete expects to find: the content the index says is on disk (its hash, for notes too). */
+function expectedOf(_folder: Folder, record: FileRecord): Promise<Expected> {
+  return Promise.resolve(record.disk ? { kind: 'hash', hash: record.disk.hash } : { kind: 'absent' });
 }
