@@ -1,5 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { lstatSync, renameSync, unlinkSync } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { hashFileInChunks } from '../sync/hash';
 import type { Expected } from '../sync/ports';
@@ -27,6 +28,8 @@ export interface Identity {
   readonly ino: bigint;
   readonly dev: bigint;
   readonly ctimeNs: bigint;
+  /** An append changes it even where the change time is too coarse to tell two writes in one tick apart. */
+  readonly size: bigint;
   readonly mode: number;
 }
 
@@ -42,7 +45,7 @@ export type Check = { readonly ok: false } | { readonly ok: true; readonly ident
 const FAILED: Check = { ok: false };
 
 export function identityOf(info: BigIntStats): Identity {
-  return { ino: info.ino, dev: info.dev, ctimeNs: info.ctimeNs, mode: Number(info.mode & 0o7777n) };
+  return { ino: info.ino, dev: info.dev, ctimeNs: info.ctimeNs, size: info.size, mode: Number(info.mode & 0o7777n) };
 }
 
 /** lstat that refuses a link and reads a missing entry as null. */
@@ -121,7 +124,11 @@ export async function check(place: Place, expected: Expected): Promise<Check> {
 export async function unchanged(place: Place, identity: Identity | null): Promise<boolean> {
   const info = await lstatPlace(place);
   if (identity === null || info === null) return identity === null && info === null;
-  return info.ino === identity.ino && info.dev === identity.dev && info.ctimeNs === identity.ctimeNs;
+  return sameFile(info, identity);
+}
+
+function sameFile(info: BigIntStats, identity: Identity): boolean {
+  return info.ino === identity.ino && info.dev === identity.dev && info.ctimeNs === identity.ctimeNs && info.size === identity.size;
 }
 
 /** Errors of link(2) that mean "this volume has no hard links", not "the target exists". */
@@ -196,9 +203,37 @@ export async function swapIn(source: Place, target: Place, identity: Identity | 
       hardLinks.works = false;
     }
   }
-  if (!(await unchanged(target, identity))) return false;
-  await rename(from, to);
+  return replaceIfUnchanged(target, identity, () => renameSync(from, to));
+}
+
+/**
+ * Runs `replace` (a rename over the target, or its unlink) only while `target`
+ * still is the file `identity` names. The check and the change are two
+ * system calls made back to back on this thread: awaited, they were two
+ * trips through libuv's thread pool with the event loop between them, and a
+ * program appending to the file in that gap (milliseconds on a busy
+ * machine) lost its write to the replaced inode. The fault suite's writers
+ * found it.
+ */
+export function replaceIfUnchanged(target: Place, identity: Identity | null, replace: () => void): boolean {
+  let info: BigIntStats | null;
+  try {
+    info = lstatSync(target.folder.child(target.name), { bigint: true });
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    info = null;
+  }
+  if (info?.isSymbolicLink()) throw new VaultPathError(target.display, 'it is a symbolic link');
+  const same = identity === null || info === null ? identity === null && info === null : sameFile(info, identity);
+  if (!same) return false;
+  replace();
   return true;
+}
+
+/** Unlinks `target` if it still is the file `identity` names (see replaceIfUnchanged). */
+export function unlinkIfUnchanged(target: Place, identity: Identity): boolean {
+  return replaceIfUnchanged(target, identity, () => unlinkSync(target.folder.child(target.name)));
 }
 
 /**

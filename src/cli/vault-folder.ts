@@ -1,7 +1,7 @@
 import { lstat, rmdir, unlink } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import type { Expected, FileChange, FileStat, ListOptions, VaultFiles, VaultPath } from '../sync/ports';
-import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapIn, unchanged, writeTemp, type Place } from './vault-folder-cas';
+import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapIn, unlinkIfUnchanged, writeTemp, type Place } from './vault-folder-cas';
 import { VaultPathError, explained } from './vault-folder-errors';
 import { listFiles, removeLeftovers } from './vault-folder-list';
 import { FolderWalker, vaultSegments } from './vault-folder-paths';
@@ -186,8 +186,7 @@ export class NodeVaultFiles implements VaultFiles {
           const belief = await check(place, expected);
           if (!belief.ok) return false;
           if (belief.identity === null) return true;
-          if (!(await unchanged(place, belief.identity))) return false;
-          await unlink(place.folder.child(place.name));
+          if (!unlinkIfUnchanged(place, belief.identity)) return false;
           await place.folder.sync();
         } finally {
           await place.folder.close();
