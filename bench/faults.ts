@@ -18,6 +18,7 @@ import { ALPN, PROTOCOL_VERSION, encodeFrame } from '../src/transport/control-pr
 import { askRunningPeer, controlPath } from '../src/cli/control-socket';
 import { CLI, ChildPeer, hostProcess, localPeer, waitForNewProcess, waitForStatus } from './lib';
 import { strangerFlood } from './strangers';
+import { syncFaults } from './sync-faults';
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 const resources = (): number => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length;
@@ -543,6 +544,11 @@ export async function parallelWriters(rounds: number): Promise<WritersReport> {
 async function main(): Promise<void> {
   const full = !process.argv.includes('--quick');
   log('Fault suite' + (full ? '' : ' (quick)'));
+  if (process.argv.includes('--sync-only')) {
+    const syncOnly = await syncFaults(full, log);
+    log(syncOnly ? 'All sync fault checks passed.' : 'SOME SYNC FAULT CHECKS FAILED.');
+    process.exit(syncOnly ? 0 : 1);
+  }
   const cycles = await killRestartCycles(full ? 200 : 10);
   log(`kill -9 / restart: ${JSON.stringify({ ...cycles, handlesAfterFirst: cycles.handlesAfterFirst.join(','), handlesAtEnd: cycles.handlesAtEnd.join(',') })}`);
   const corrupt = await corruptedDocuments(full ? 1_000 : 100);
@@ -555,7 +561,9 @@ async function main(): Promise<void> {
   log(`stranger flood: ${JSON.stringify(flood)}`);
   const writers = await parallelWriters(full ? 20 : 4);
   log(`parallel writers: ${JSON.stringify(writers, null, 2)}`);
+  const syncOk = await syncFaults(full, log);
   const ok =
+    syncOk &&
     cycles.unhandledRejections === 0 &&
     cycles.resourcesAtEnd <= cycles.resourcesAfterFirst &&
     cycles.listenersAtEnd <= cycles.listenersAfterFirst &&
