@@ -158,6 +158,22 @@ describe('the engine, when things stop', () => {
     await waitFor(() => b.vault.text('new.md') === 'arrives later\n', 'the retry');
     sub.unsubscribe();
   });
+  it('a write failure the folder already explained (path, cause, what to do) is shown as it is, not wrapped in a second sentence about the same file', async () => {
+    const a = await start('a');
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    // What the headless peer's folder adapter throws for ENOSPC.
+    b.vault.failWrites = new Error('Could not write "new.md" in /vault: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.');
+    const errors: string[] = [];
+    const sub = b.engine.activity$.subscribe((e) => e.kind === 'error' && errors.push(e.message));
+    a.vault.put('new.md', 'arrives later\n');
+    await waitFor(() => errors.length > 0, 'the error');
+    expect(errors[0]).toBe(b.vault.failWrites.message);
+    b.vault.failWrites = null;
+    await waitFor(() => b.vault.text('new.md') === 'arrives later\n', 'the retry');
+    sub.unsubscribe();
+  });
 });
 
 describe('what people see', () => {

@@ -51,5 +51,6 @@ export const peerStopped = (reason: string): string => `The other device stopped
 
 /* ---- local trouble (retried; shown as a peer's or the folder's last error) ---- */
 
+/** A host whose error already names the file says what happened and what to do (the Node folder adapter does): shown as it is. */
 export const writeFailed = (path: string, error: string): string =>
-  `Could not write ${quotePath(path)}: ${error}. It will be retried; free some space or fix the folder's permissions.`;
+  error.includes(quotePath(path)) ? error : `Could not write ${quotePath(path)}: ${error.replace(/\.$/u, '')}. It will be retried; free some space or fix the folder's permissions.`;
