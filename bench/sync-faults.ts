@@ -49,7 +49,7 @@ export async function syncFaults(full: boolean, log: (line: string) => void): Pr
   const disk = await fullDisk();
   if (disk.skipped) log(`SKIP sync: full disk: ${disk.skipped}`);
   else {
-    check('sync: full disk', disk.runSaid.length > 0 && disk.halfWritten.length === 0 && disk.partial.length === 0 && disk.resumed && disk.leftovers.length === 0, {
+    check('sync: full disk', disk.runSaid.length > 0 && /Last problem: .*disk is full/u.test(disk.statusSaid) && disk.halfWritten.length === 0 && disk.partial.length === 0 && disk.resumed && disk.leftovers.length === 0, {
       problemLinesWhileFull: disk.problemLines,
       halfWritten: disk.halfWritten,
       partial: disk.partial,

@@ -105,6 +105,7 @@ describe('status, conflicts and resolve texts', () => {
     syncing: true,
     stateDir: '/home/me/.vault-peers/sync/Notes-0123456789ab',
     here: { files: 2, bytes: 3_400_000 },
+    problem: `Could not write "big.bin" in /home/me/Notes: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.\u001b[2J`,
     notSynced: [{ path: HOSTILE, reason: `Not synced: "${HOSTILE}": it contains a control character.` }],
     conflicts: 1,
     peers: [
@@ -121,6 +122,7 @@ describe('status, conflicts and resolve texts', () => {
     expect(lines[2]).toMatch(/^ {2}Phone \(cdcdcdcd\) +disconnected +never synced, 4 changes waiting for it {2}\(Connection lost\.\)$/);
     expect(lines.slice(3)).toEqual([
       'Still to write here: 2 files (3.4 MB).',
+      '  Last problem: Could not write "big.bin" in /home/me/Notes: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost. [2J',
       'Not synced (1), these stay on this device:',
       '  Not synced: "evil ]0;pwned gnp.exe.md": it contains a control character.',
       '1 conflict copy: `vault-peers conflicts` lists them.',
@@ -129,11 +131,11 @@ describe('status, conflicts and resolve texts', () => {
   });
 
   it('status when nothing syncs says why and what to do', () => {
-    expect(formatStatus({ ...status, syncing: false, stateDir: null, here: null, notSynced: [], conflicts: null, self: { ...status.self, running: false }, peers: [] }).split('\n')).toEqual([
+    expect(formatStatus({ ...status, syncing: false, stateDir: null, here: null, problem: null, notSynced: [], conflicts: null, self: { ...status.self, running: false }, peers: [] }).split('\n')).toEqual([
       'Laptop (abababab) is not running: /home/me/Notes is not being synced. `vault-peers run` syncs it.',
       'No paired devices yet. Run `vault-peers invite` here and `vault-peers join <invite>` on the other device.',
     ]);
-    expect(formatStatus({ ...status, vault: null, syncing: false, stateDir: null, here: null, notSynced: [], conflicts: null, peers: [] }).split('\n').slice(0, 2)).toEqual([
+    expect(formatStatus({ ...status, vault: null, syncing: false, stateDir: null, here: null, problem: null, notSynced: [], conflicts: null, peers: [] }).split('\n').slice(0, 2)).toEqual([
       'Laptop (abababab) is running without a vault, so nothing is synced.',
       '`vault-peers run --vault DIR` keeps DIR in sync with every paired device (and remembers it).',
     ]);

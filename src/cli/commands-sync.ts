@@ -40,6 +40,8 @@ export type StatusOutput = {
   readonly stateDir: string | null;
   /** Files this device still has to write, move, fetch or delete, and their bytes. */
   readonly here: { readonly files: number; readonly bytes: number } | null;
+  /** While files wait to be written here: the latest problem the sync reported (a full disk, a permission), or null. */
+  readonly problem: string | null;
   readonly notSynced: ReadonlyArray<{ readonly path: string; readonly reason: string }>;
   readonly conflicts: number | null;
   readonly peers: readonly SyncPeerRow[];
@@ -63,12 +65,15 @@ async function statusOf(host: Host): Promise<StatusOutput> {
       lastError: lastError ?? engineState?.lastError ?? null,
     };
   });
+  const here = engine ? engine.pending() : null;
+  const problem = engine && here && here.files > 0 ? ([...(await firstValueFrom(engine.activityLog$))].reverse().find((entry) => entry.kind === 'error')?.message ?? null) : null;
   return {
     self: { nodeId: host.node.transport.nodeId, name: host.deviceName, running: host.daemon },
     vault: host.vault,
     syncing: engine !== undefined,
     stateDir: sync?.stateDir ?? null,
-    here: engine ? engine.pending() : null,
+    here,
+    problem,
     notSynced: engine ? [...(await firstValueFrom(engine.notSynced$)).values()].map(({ path, reason }) => ({ path, reason })) : [],
     conflicts: engine ? (await firstValueFrom(engine.conflicts$)).length : null,
     peers,
@@ -104,6 +109,7 @@ export function formatStatus(status: StatusOutput): string {
   if (status.peers.length === 0) lines.push('No paired devices yet. Run `vault-peers invite` here and `vault-peers join <invite>` on the other device.');
   lines.push(...status.peers.map(peerLine));
   if (status.here && status.here.files > 0) lines.push(`Still to write here: ${count(status.here.files, 'file')}${status.here.bytes ? ` (${sizeText(status.here.bytes)})` : ''}.`);
+  if (status.problem) lines.push(`  Last problem: ${shownReason(status.problem)}`);
   if (status.notSynced.length > 0) {
     lines.push(`Not synced (${status.notSynced.length}), these stay on this device:`);
     // The engine's reason is a whole sentence naming the file.
