@@ -29,7 +29,7 @@ export async function syncFaults(full: boolean, log: (line: string) => void): Pr
   check(
     'sync: kill -9 during live editing on both sides',
     live.treesIdentical && live.lost.length === 0 && live.duplicated.length === 0 && live.foreign.length === 0 && live.leftovers.length === 0,
-    { kills: live.kills, linesWritten: live.linesWritten, lost: live.lost.slice(0, 5), duplicated: live.duplicated.slice(0, 5), foreign: live.foreign.slice(0, 5), treesIdentical: live.treesIdentical, leftovers: live.leftovers.slice(0, 5), msPerKill: live.msPerKill },
+    { kills: live.kills, linesWritten: live.linesWritten, lost: live.lost.slice(0, 5), duplicated: live.duplicated.slice(0, 5), foreign: live.foreign.slice(0, 5), treesIdentical: live.treesIdentical, leftovers: live.leftovers.slice(0, 5), msPerKill: live.msPerKill, notLive: live.notLive.slice(0, 5) },
   );
   check('sync: no handle or memory growth across the kills', grew.survivorFds <= ALLOWED_FD_GROWTH && grew.survivorRssMb <= ALLOWED_RSS_GROWTH_MB && grew.freshFds <= ALLOWED_FD_GROWTH, {
     ...grew,

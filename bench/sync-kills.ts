@@ -195,6 +195,8 @@ export interface LiveReport {
   freshFirst: UseReading[];
   freshLast: UseReading[];
   msPerKill: number;
+  /** Restarts after which the peer was not live again within 90 s (connected, but still catching up or syncing bursts). */
+  notLive: string[];
   /** Each kill and restart (performance.now() in ms), to place a lost line among them. */
   timeline: string[];
 }
@@ -208,7 +210,7 @@ export interface LiveReport {
 export async function killsDuringLiveEditing(kills: number, block: number, seed = 2, gapless = true): Promise<LiveReport> {
   const random = prng(seed);
   const peers = new Peers();
-  const report: LiveReport = { kills: 0, linesWritten: 0, lost: [], duplicated: [], foreign: [], treesIdentical: false, leftovers: [], survivors: [], freshFirst: [], freshLast: [], msPerKill: 0, timeline: [] };
+  const report: LiveReport = { kills: 0, linesWritten: 0, lost: [], duplicated: [], foreign: [], treesIdentical: false, leftovers: [], survivors: [], freshFirst: [], freshLast: [], msPerKill: 0, timeline: [], notLive: [] };
   const shared = Array.from({ length: 4 }, (_, i) => `live/shared-${i}.md`);
   const writers: Writer[] = [];
   try {
@@ -236,7 +238,13 @@ export async function killsDuringLiveEditing(kills: number, block: number, seed 
         report.kills += 1;
         await reconnected(a, b);
         // The same moment for every restart: connected, and caught up with the other.
-        await eventually(async () => (await rowOf(victim, survivor)).live || undefined, 60_000, `${victim.name} live again`);
+        // While both writers type, bursts can follow each other for a while; a peer not live within 90 s is reported, not waited for.
+        const live = await eventually(async () => (await rowOf(victim, survivor)).live || undefined, 90_000, `${victim.name} live again`).catch(async () => {
+          const status = await victim.status();
+          report.notLive.push(`kill ${report.kills}: ${victim.name} not live within 90 s: ${JSON.stringify(status.peers.map((p) => ({ sync: p.sync, status: p.status, waiting: p.waiting, progress: p.progress })))} here ${JSON.stringify(status.here)}`);
+          return false;
+        });
+        if (!live) continue;
         fresh.push(await settledUse(victim.pid!));
         if (k === 0) first = await settledUse(survivor.pid!);
         if (report.kills % 25 === 0) log(`  ${report.kills} kills during live editing`);

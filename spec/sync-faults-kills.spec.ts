@@ -24,6 +24,7 @@ describe('kill -9 of either syncing peer (small)', () => {
     expect(report.duplicated).toEqual([]);
     expect(report.foreign).toEqual([]);
     expect(report.leftovers).toEqual([]);
+    expect(report.notLive).toEqual([]);
     const grew = growth(report);
     expect(grew.survivorFds).toBeLessThanOrEqual(ALLOWED_FD_GROWTH);
     expect(grew.survivorRssMb).toBeLessThanOrEqual(ALLOWED_RSS_GROWTH_MB);
