@@ -249,7 +249,7 @@ export async function killsDuringLiveEditing(kills: number, block: number, seed 
         if (k === 0) first = await settledUse(survivor.pid!);
         if (report.kills % 25 === 0) log(`  ${report.kills} kills during live editing`);
       }
-      if (inBlock > 1) report.survivors.push({ name: survivor.name, kills: inBlock, first: first!, last: await settledUse(survivor.pid!) });
+      if (inBlock > 1 && first) report.survivors.push({ name: survivor.name, kills: inBlock, first, last: await settledUse(survivor.pid!) });
     }
     report.msPerKill = Math.round((performance.now() - t0) / Math.max(1, report.kills));
     for (const writer of writers) await writer.stop();
