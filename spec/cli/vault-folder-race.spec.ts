@@ -22,23 +22,27 @@ describe('a note appended to while the engine replaces it', () => {
     await writeFile(file, '');
     const appended: string[] = [];
     let running = true;
+    let writeMs = 3;
     // Another program: an append every millisecond or two, at any point of the engine's write.
     const appender = (async () => {
       while (running) {
         const line = `other-${appended.length}`;
         appendFileSync(file, `${line}\n`);
         appended.push(line);
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
+        // Scaled to how long a write takes now (a loaded machine syncs slower), so some writes see an append and some do not.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 * writeMs));
       }
     })();
     let replaced = 0;
     let refused = 0;
     try {
-      for (let i = 0; i < 600; i += 1) {
+      for (let i = 0; i < 3000 && (i < 600 || replaced < 50 || refused < 50); i += 1) {
         const current = readFileSync(file, 'utf8');
+        const t0 = performance.now();
         // The engine's write: what it read, plus a line of its own, only if the note is still what it read.
         if (await files.writeText('note.md', `${current}engine-${i}\n`, { kind: 'text', text: current })) replaced += 1;
         else refused += 1;
+        writeMs = 0.8 * writeMs + 0.2 * (performance.now() - t0);
       }
     } finally {
       running = false;
