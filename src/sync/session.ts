@@ -130,9 +130,12 @@ export class PeerSession {
     this.stopped = true;
     this.outbox?.stop();
     if (reason && this.stream && !this.connectionEnded) {
-      // Tell the peer this is a clean stop, not a failure; the stream goes once the frame is out.
+      // Tell the peer this is a clean stop, not a failure. Finished, not reset: a reset could drop the frame.
       const stream = this.stream;
-      stream.write(encodeMessage({ type: 'bye', reason })).then(() => stream.finish(), () => undefined).finally(() => stream.reset());
+      stream
+        .write(encodeMessage({ type: 'bye', reason }))
+        .then(() => stream.finish())
+        .catch(() => stream.reset());
     } else {
       this.stream?.reset();
     }
