@@ -282,8 +282,8 @@ export class ObsidianVaultFiles implements VaultFiles {
       if (!listed || listed.files.length > 0 || listed.folders.length > 0) return;
       const known = this.app.vault.getAbstractFileByPath(at);
       try {
-        // eslint-disable-next-line obsidianmd/prefer-file-manager-trash-file -- an empty folder (checked on disk, hidden files included): nothing to recover, and trashing it would fill the trash with empty folders
-        if (known instanceof TFolder) await this.app.vault.delete(known);
+        // Empty (checked on disk, hidden files included), but removed the way the person chose all the same.
+        if (known instanceof TFolder) await this.app.fileManager.trashFile(known);
         else await adapter.rmdir(at, false);
       } catch {
         // Something arrived in it meanwhile, or it is in use: it stays.
