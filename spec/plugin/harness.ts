@@ -3,6 +3,7 @@
  * with the plugin installed in its config folder (the iroh binary of this
  * machine linked in), the stand-in app over it, and the plugin object.
  */
+import 'fake-indexeddb/auto';
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

@@ -3,7 +3,7 @@ import { existsSync } from 'fs';
 import { filter, fromEvent, merge } from 'rxjs';
 import { openPeerNode, type PeerNode } from '../app/peer-node';
 import { errorMessage } from '../core/errors';
-import type { PeerStorage } from '../core/ports';
+import type { PeerStorage, SyncEngine } from '../core/ports';
 import { useIrohModule } from '../transport/iroh-transport';
 import { localDeviceKeys } from './device-key';
 import { loadNative } from './native-loader';
@@ -15,7 +15,7 @@ export type Started = { readonly ok: true; readonly node: PeerNode } | { readonl
  * Loads iroh's native module from the plugin's folder, then opens this device
  * through the wiring the headless peer uses too. Says in words why it cannot.
  */
-export async function startPeerNode(app: App, manifest: PluginManifest, settings: PluginSettings, storage: PeerStorage): Promise<Started> {
+export async function startPeerNode(app: App, manifest: PluginManifest, settings: PluginSettings, storage: PeerStorage, syncEngine: SyncEngine): Promise<Started> {
   const adapter = app.vault.adapter;
   if (!(adapter instanceof FileSystemAdapter)) return { ok: false, reason: 'Vault Peers needs the desktop app.' };
   const pluginDir = `${adapter.getBasePath()}/${manifest.dir ?? ''}`;
@@ -32,6 +32,7 @@ export async function startPeerNode(app: App, manifest: PluginManifest, settings
       storage,
       deviceName: () => settings.current.deviceName || app.vault.getName(),
       unknownDevicePolicy: unknownDevices,
+      syncEngine,
       network: { relayMode, bindAddress: `0.0.0.0:${port ?? 0}` },
       // Redial at once when the network comes back or the app is in front again.
       redialTriggers$: merge(
