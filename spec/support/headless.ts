@@ -133,10 +133,11 @@ export class HeadlessPeer {
     return { text, outcome, child };
   }
 
-  /** Starts `run`; resolves once it is online. `bind` defaults to loopback on the stored port. */
-  async start(bind = '127.0.0.1', options: { env?: NodeJS.ProcessEnv; umask?: string } = {}): Promise<void> {
+  /** Starts `run`; resolves once it is online. `bind` defaults to loopback on the stored port; `vault` is `run --vault`. */
+  async start(bind = '127.0.0.1', options: { env?: NodeJS.ProcessEnv; umask?: string; vault?: string } = {}): Promise<void> {
     if (this.process) throw new Error(`${this.name} is already running`);
-    const child = cliProcess(this.dir, ['run', '--device-name', this.name, '--bind', bind], {
+    const vault = options.vault === undefined ? [] : ['--vault', options.vault];
+    const child = cliProcess(this.dir, ['run', '--device-name', this.name, '--bind', bind, ...vault], {
       env: { ...process.env, ...options.env },
       ...(options.umask ? { umask: options.umask } : {}),
     });
@@ -187,7 +188,12 @@ export class HeadlessPeer {
   }
 
   async command(command: string, ...args: string[]): Promise<unknown> {
-    const reply = await askRunningPeer(listeningSocket(this.dir), { command, args, options: {} });
+    return this.commandWith(command, args, {});
+  }
+
+  /** A command through the running peer, with options (`{ json: true }`). */
+  async commandWith(command: string, args: string[], options: Record<string, string | boolean>): Promise<unknown> {
+    const reply = await askRunningPeer(listeningSocket(this.dir), { command, args, options });
     if (!reply?.ok) throw new Error(`${command} failed: ${reply ? reply.error : 'not running'}`);
     return reply.output;
   }

@@ -192,5 +192,5 @@ describe('convergence of three devices under random operations and partitions', 
       }),
       { numRuns: SYNC_PROPERTY_RUNS, ...(SEED === undefined ? {} : { seed: SEED }), ...(PATH === undefined ? {} : { path: PATH }), endOnFailure: true },
     );
-  }, 120_000);
+  }, Math.max(120_000, SYNC_PROPERTY_RUNS * 1_000));
 });

@@ -151,4 +151,19 @@ describe('scenarios', () => {
     expect(b.vault.paths()).toEqual(['race.md']);
     void c;
   });
+
+  it('a folder moved and a note moved into the name it left, in one watcher batch, are two moves', async () => {
+    const a = await start('a', { 'd/c.md': 'gamma\n', 'a.md': 'alpha\n' });
+    const b = await start('b');
+    const c = await syncOnce(a, b);
+    const ids = a.engine.records().map((r) => r.id).sort();
+    a.vault.moveFolder('d', 'f');
+    a.vault.move('a.md', 'd/c.md');
+    await waitFor(() => b.vault.paths().join() === 'd/c.md,f/c.md', 'both moves');
+    await converged([a, b]);
+    expect(b.vault.text('f/c.md')).toBe('gamma\n');
+    expect(b.vault.text('d/c.md')).toBe('alpha\n');
+    expect(a.engine.records().map((r) => r.id).sort()).toEqual(ids);
+    void c;
+  });
 });

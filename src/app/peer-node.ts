@@ -52,7 +52,19 @@ export interface PeerNodeOptions {
   readonly network: NetworkOptions | 'offline';
   /** Each emission ends every pending backoff wait (network back, app in front again). */
   readonly redialTriggers$?: Observable<unknown>;
-  readonly syncEngine?: SyncEngine;
+  /**
+   * Opens what syncs connections, once this device's node id is known (a
+   * sync engine's store is bound to it). Called before going online, so a
+   * folder that cannot be synced stops the start before any peer connects.
+   * Without it, connections carry no sync.
+   */
+  readonly openSync?: (nodeId: string) => Promise<ClosableSyncEngine>;
+}
+
+/** A sync engine the node closes when it closes (the folder's watcher, its store, its sessions). */
+export interface ClosableSyncEngine extends SyncEngine {
+  /** Stops every session (telling the peers), then everything else; the state it keeps is whole. */
+  close(): Promise<void>;
 }
 
 export interface PeerNode {
@@ -93,23 +105,26 @@ export async function deviceKey(keys: DeviceKeyStore): Promise<Uint8Array> {
  */
 export async function openPeerNode(options: PeerNodeOptions): Promise<PeerNode> {
   const secretKey = await deviceKey(options.keys);
+  const sync = options.openSync ? await options.openSync(nodeIdOfSecretKey(secretKey)) : null;
   let manager: PeerManager | null = null;
-  const endpoint =
-    options.network === 'offline'
-      ? null
-      : await IrohTransport.create({
-          secretKey,
-          deviceName: options.deviceName,
-          relayMode: options.network.relayMode,
-          bindAddress: options.network.bindAddress,
-          // Paired devices; a stranger only with an invite this device recognises, or under `ask`.
-          acceptNode: (nodeId, inviteSecret) => manager?.pairing.mayConnect(nodeId, inviteSecret) ?? false,
-        });
-  const transport: Transport = endpoint ?? offlineTransport(nodeIdOfSecretKey(secretKey));
+  let endpoint: IrohTransport | null = null;
+  let transport: Transport | null = null;
   try {
+    endpoint =
+      options.network === 'offline'
+        ? null
+        : await IrohTransport.create({
+            secretKey,
+            deviceName: options.deviceName,
+            relayMode: options.network.relayMode,
+            bindAddress: options.network.bindAddress,
+            // Paired devices; a stranger only with an invite this device recognises, or under `ask`.
+            acceptNode: (nodeId, inviteSecret) => manager?.pairing.mayConnect(nodeId, inviteSecret) ?? false,
+          });
+    transport = endpoint ?? offlineTransport(nodeIdOfSecretKey(secretKey));
     manager = await PeerManager.open({
       transport,
-      syncEngine: options.syncEngine ?? NO_SYNC,
+      syncEngine: sync ?? NO_SYNC,
       storage: options.storage,
       redialTriggers$: options.redialTriggers$ ?? NEVER,
       deviceName: options.deviceName,
@@ -117,20 +132,29 @@ export async function openPeerNode(options: PeerNodeOptions): Promise<PeerNode> 
     });
   } catch (error) {
     await endpoint?.close();
+    await sync?.close();
     throw error;
   }
   const opened = manager;
+  const online = endpoint;
   let closing: Promise<void> | null = null;
   return {
     manager: opened,
     transport,
-    endpoint,
+    endpoint: online,
     close: () =>
       (closing ??= (async () => {
+        // The engine first, so that its sessions tell the peers this is a clean stop and no new one starts;
+        // the connections close meanwhile, without waiting for the engine to finish its last writes.
+        const syncClosed = sync?.close();
         try {
           await opened.destroy();
         } finally {
-          await endpoint?.close();
+          try {
+            await syncClosed;
+          } finally {
+            await online?.close();
+          }
         }
       })()),
   };

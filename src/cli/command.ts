@@ -46,6 +46,8 @@ export interface Command<R extends Json, P extends Json = never> {
   /** Positional arguments: exactly this many, or [min, max]. */
   readonly arity: number | readonly [number, number];
   readonly needs: Need | ((input: CommandInput) => Need);
+  /** What the process this command opens should do beyond holding the state (run: which folder to sync). */
+  readonly opens?: (input: CommandInput) => { readonly vault?: string };
   /** Checks made before anything is sent or opened, so a typing mistake exits 64 at once. Throws UsageError. */
   check?(input: CommandInput): void;
   run(context: CommandContext<P>, input: CommandInput): Promise<R>;

@@ -5,6 +5,7 @@
 import type { AnyCommand, Command, Json } from './command';
 import { accept, block, ignore, invite, join, pending, policy, unblock } from './commands-pairing';
 import { connect, disconnect, list, remove, rename } from './commands-peers';
+import { conflicts, resolve, status } from './commands-sync';
 import { run } from './run';
 
 export const COMMANDS = {
@@ -22,6 +23,9 @@ export const COMMANDS = {
   unblock,
   policy,
   run,
+  status,
+  conflicts,
+  resolve,
 } as const satisfies Record<string, AnyCommand>;
 
 export type CommandName = keyof typeof COMMANDS;

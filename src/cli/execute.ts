@@ -131,7 +131,7 @@ async function runHere(
   progress: ProgressShower,
 ): Promise<unknown> {
   const daemon = need === 'daemon';
-  const host = await openHost(state, lock, { ...flags, online: need === 'network' || daemon, daemon });
+  const host = await openHost(state, lock, { ...flags, ...spec.opens?.(input), online: need === 'network' || daemon, daemon });
   for (const warning of host.warnings) out.error(`warning: ${shownReason(warning)}`);
   let server: ControlServer | null = null;
   const shutdown = async (): Promise<void> => {

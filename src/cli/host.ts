@@ -12,6 +12,7 @@ import { StorageError } from '../core/errors';
 import type { RelayModeSetting } from '../transport/iroh-transport';
 import { fileDeviceKeys } from './device-key';
 import { JsonFileStorage, removeTemporaryFiles } from './json-file';
+import { checkVault, openSyncedVault, type SyncedVault } from './synced-vault';
 import type { StateLock } from './lock';
 import type { StateDir } from './state-dir';
 
@@ -26,6 +27,8 @@ export interface HostOptions {
   readonly online: boolean;
   /** Whether this is `run`, which alone serves `connect` and `disconnect`. */
   readonly daemon: boolean;
+  /** `run --vault DIR`: the folder to sync from now on (stored). `run` without it syncs the stored one. */
+  readonly vault?: string;
 }
 
 export interface Host {
@@ -37,6 +40,12 @@ export interface Host {
   readonly settings: DeviceSettings;
   /** What was wrong with the stored peers (entries skipped, a backup kept). */
   readonly warnings: readonly string[];
+  /** The folder this device syncs (stored), or null when none was chosen yet. */
+  readonly vault: string | null;
+  /** The folder synced until this `run --vault` chose another, if it did. */
+  readonly previousVault: string | null;
+  /** The running sync of that folder: only `run` syncs. */
+  readonly sync: SyncedVault | null;
   /** Writes settings through the same queue as every other write of the peers file. */
   saveSettings(change: Partial<DeviceSettings>): Promise<void>;
   /** Closes the node, then releases the directory. Idempotent. */
@@ -88,6 +97,19 @@ async function readDocument(storage: JsonFileStorage): Promise<Record<string, un
   return raw as Record<string, unknown>;
 }
 
+/** The folder `run --vault` stored (`settings.vault`, headless peer only: the plugin syncs its own vault). */
+function storedVault(document: Record<string, unknown>): string | null {
+  const settings = document.settings;
+  if (typeof settings !== 'object' || settings === null) return null;
+  const vault = (settings as Record<string, unknown>).vault;
+  return typeof vault === 'string' && vault !== '' ? vault : null;
+}
+
+function withVault(document: Record<string, unknown>, vault: string): Record<string, unknown> {
+  const settings = typeof document.settings === 'object' && document.settings !== null ? document.settings : {};
+  return { ...document, settings: { ...settings, vault } };
+}
+
 /** Opens the node of a state directory this process holds the lock of. The lock is released when it closes (or fails to open). */
 export async function openHost(state: StateDir, lock: StateLock, options: HostOptions): Promise<Host> {
   try {
@@ -105,7 +127,13 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
     if (given && given !== settings.deviceName) await saveSettings({ deviceName: given });
     const deviceName = settings.deviceName || cleanDeviceName(hostname());
 
+    // Only `run` syncs, and only a folder that passes the checks; the choice is stored once it does.
+    const stored = storedVault(document);
+    const wanted = options.daemon ? (options.vault ?? stored) : null;
+    const choice = wanted === null ? null : await checkVault(wanted, state, options.vault === undefined);
+    let sync: SyncedVault | null = null;
     const node = await openPeerNode({
+      ...(choice ? { openSync: async (nodeId: string) => (sync = await openSyncedVault(choice, state, nodeId)) } : {}),
       keys: fileDeviceKeys(state.keyPath),
       storage,
       deviceName: () => deviceName,
@@ -113,6 +141,13 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
       network: options.online ? { bindAddress: bindAddress(options.bind, settings), relayMode: options.relay ?? settings.relayMode } : 'offline',
       redialTriggers$: options.online ? networkChanges() : NEVER,
     });
+    // Stored once it opened, so a later `run` keeps syncing it.
+    if (choice && choice.path !== stored) {
+      await storage.update((current) => withVault(current, choice.path)).catch(async (error: unknown) => {
+        await node.close();
+        throw error;
+      });
+    }
     // Kept from the first start, so a ticket handed out stays valid across restarts.
     const port = Number(node.endpoint?.boundSockets[0]?.split(':').pop());
     if (settings.port === null && Number.isInteger(port) && port > 0) await saveSettings({ port }).catch(() => undefined);
@@ -128,6 +163,9 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
         return settings;
       },
       warnings: node.manager.loadProblems,
+      vault: choice?.path ?? stored,
+      previousVault: choice && stored !== null && choice.path !== stored ? stored : null,
+      sync,
       saveSettings,
       close: () =>
         (closing ??= (async () => {

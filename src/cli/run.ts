@@ -2,21 +2,26 @@
 import type { PeerManager } from '../core/peer-manager';
 import type { RefusalReport } from '../transport/iroh-transport';
 import { shortId, type PeerState } from '../core/model';
-import { command } from './command';
+import { VaultPeersError } from '../core/errors';
+import { UsageError, command, stringOption } from './command';
+import type { Host } from './host';
+import { watchSync } from './sync-lines';
 import { clock, shownDevice, shownName, shownReason } from './terminal';
 
 /** A line for the log, or a problem for stderr. */
 export type RunLine = { readonly text: string; readonly problem?: boolean };
 
-function statusLine(state: PeerState): string {
-  const why = state.status === 'disconnected' && state.lastError ? ` (${shownReason(state.lastError)})` : '';
-  return `${clock()} ${shownDevice(state.peer)} ${state.status}${why}`;
+function statusLine(state: PeerState, status: string): string {
+  const why = status === 'disconnected' && state.lastError ? ` (${shownReason(state.lastError)})` : '';
+  return `${clock()} ${shownDevice(state.peer)} ${status}${why}`;
 }
 
 /**
  * One line per status change of any peer, and one when a peer is removed.
  * A device paired while running is stored an instant before it connects: its
  * first `disconnected` is not news, so its first line is the `connected` one.
+ * `syncing` is `connected` here: each sync says when it is done in a line of
+ * its own (see sync-lines.ts), so a live edit is one line, not three.
  */
 export function watchStatuses(manager: PeerManager, print: (line: string) => void): () => void {
   const last = new Map<string, string>();
@@ -27,10 +32,11 @@ export function watchStatuses(manager: PeerManager, print: (line: string) => voi
       const nodeId = state.peer.nodeId;
       seen.add(nodeId);
       const previous = last.get(nodeId);
-      if (previous === state.status) continue;
-      if (previous === undefined && started && state.status === 'disconnected') continue;
-      last.set(nodeId, state.status);
-      print(statusLine(state));
+      const status = state.status === 'syncing' ? 'connected' : state.status;
+      if (previous === status) continue;
+      if (previous === undefined && started && status === 'disconnected') continue;
+      last.set(nodeId, status);
+      print(statusLine(state, status));
     }
     for (const nodeId of [...last.keys()]) {
       if (!seen.has(nodeId)) {
@@ -52,19 +58,41 @@ function refusalLine(report: RefusalReport): string {
   return `refused ${more} more connection attempt${more === 1 ? '' : 's'} from unknown devices in the last ${minutes === 1 ? 'minute' : `${minutes} minutes`}`;
 }
 
+/** What `run` says about the folder it syncs, or that it syncs none. */
+export function vaultLine(host: Host): string {
+  if (host.sync) {
+    const instead = host.previousVault ? ` Until now ${host.previousVault} was synced; its sync state is kept.` : '';
+    return `Syncing ${host.sync.vault.path} with every paired device (sync state in ${host.sync.stateDir}).${instead}`;
+  }
+  return 'No vault is set, so nothing is synced. `vault-peers run --vault DIR` keeps DIR in sync with every paired device.';
+}
+
 export const run = command<null, RunLine>({
-  usage: 'run',
-  summary: 'Stay online: connect to paired devices, redial with backoff, print each status change until Ctrl-C or SIGTERM.',
+  usage: 'run [--vault DIR]',
+  summary: 'Stay online: keep the vault (--vault, stored for next time) in sync with paired devices, redial with backoff, print each change until Ctrl-C or SIGTERM.',
+  options: { vault: { type: 'string' } },
   arity: 0,
   needs: 'daemon',
+  check: (input) => {
+    if (input.options.vault === '') throw new UsageError('--vault needs a folder: vault-peers run --vault ~/Notes');
+  },
+  opens: (input) => {
+    const vault = stringOption(input, 'vault');
+    return vault === undefined ? {} : { vault };
+  },
   run: async ({ host, signal, progress }) => {
     const { manager } = host.node;
     const endpoint = host.node.endpoint!;
     const say = (text: string): void => progress({ text });
     say(`${shownName(host.deviceName)} (${endpoint.nodeId}) is online on ${endpoint.boundSockets.join(', ')}.`);
     if (endpoint.usedFallbackPort) say('The stored port was taken; another one is used this time.');
+    say(vaultLine(host));
     say(`ticket: ${await endpoint.generateTicket()}`);
     const stopWatching = watchStatuses(manager, say);
+    const syncLines = host.sync ? watchSync(manager, host.sync.engine.activity$, progress) : null;
+    // The folder went away under us (deleted, moved, unmounted): say so and stop, rather than sync nothing quietly.
+    const stopped = new AbortController();
+    const lostWatch = host.sync?.lost$.subscribe((reason) => stopped.abort(reason));
     const events = manager.events$.subscribe((event) => {
       const who = 'nodeId' in event ? shownDevice({ nodeId: event.nodeId, name: manager.getPeer(event.nodeId)?.name ?? ('name' in event ? event.name : '') }) : '';
       if (event.type === 'problem') progress({ text: `problem: ${shownReason(event.message)}`, problem: true });
@@ -77,12 +105,16 @@ export const run = command<null, RunLine>({
     const refusals = endpoint.refusalReport$.subscribe((report) => say(`${clock()} ${refusalLine(report)}`));
     try {
       await manager.connectAll();
+      const either = AbortSignal.any([signal, stopped.signal]);
       await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        else signal.addEventListener('abort', () => resolve(), { once: true });
+        if (either.aborted) resolve();
+        else either.addEventListener('abort', () => resolve(), { once: true });
       });
+      if (stopped.signal.aborted) throw new VaultPeersError(`Stopped syncing: ${String(stopped.signal.reason)}`);
       say('Shutting down.');
     } finally {
+      lostWatch?.unsubscribe();
+      syncLines?.unsubscribe();
       stopWatching();
       events.unsubscribe();
       refusals.unsubscribe();

@@ -34,6 +34,24 @@ export function localDateTime(iso: string): string {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clock(date).slice(0, 5)}${clock(date).slice(8)}`;
 }
 
+/** `512 B`, `12.3 KB`, `4.5 MB`, `1.2 GB` (powers of 1,000, as file managers show sizes). */
+export function sizeText(bytes: number): string {
+  if (bytes < 1_000) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1_000;
+  let unit = 0;
+  while (value >= 999.95 && unit < units.length - 1) {
+    value /= 1_000;
+    unit += 1;
+  }
+  return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `3 files`, `1 file`. */
+export function count(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+}
+
 /**
  * JSON for `--json`: every value kept exactly (a script reading it gets the
  * real names), with the characters a terminal would act on written as \u

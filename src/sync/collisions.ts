@@ -35,14 +35,16 @@ export async function settleCollisions(folder: Folder, touched: readonly FileRec
       const loser = !sameKey ? (record.path.length < other.path.length ? record : other) : collisionLoser(metaOf(record), metaOf(other)).id === record.id ? record : other;
       const winner = loser === record ? other : record;
       const seq = folder.nextSeq();
-      const contentOf = (r: FileRecord): string => announced.get(r.id) ?? r.hash;
+      // This device's own content when it has it; a peer's announced hash only for a note whose text has not arrived.
+      const contentOf = (r: FileRecord): string => (r.hash !== '' ? r.hash : (announced.get(r.id) ?? ''));
       if (loser.kind === winner.kind && contentOf(loser) !== '' && contentOf(loser) === contentOf(winner) && loser.path === winner.path) {
-        const retired: FileRecord = { ...loser, deleted: true, version: bumpVersion(loser.version, folder.replica, seq), seq, disk: null };
         let heir = winner;
         if (loser.disk && !winner.disk) {
           heir = { ...winner, disk: loser.disk };
           if (loser.kind === 'text') docs.push({ id: winner.id, base: (await folder.notes.open(loser.id)).base });
         }
+        // The retired record keeps its file on disk unless the heir took it over: then the writer removes it (checked).
+        const retired: FileRecord = { ...loser, deleted: true, version: bumpVersion(loser.version, folder.replica, seq), seq, disk: heir === winner ? loser.disk : null };
         await folder.commit({ records: heir === winner ? [retired] : [retired, heir], docs: docs.splice(0) });
         changed.set(retired.id, retired);
         changed.set(heir.id, heir);

@@ -55,6 +55,13 @@ export async function writeNote(folder: Folder, id: string): Promise<NoteWrite> 
   const text = noteText(note.doc);
   const hash = await hashText(folder, text);
   if (record.disk && record.disk.path === record.path && record.disk.hash === hash) return 'unchanged';
+  if (record.disk && (await hashText(folder, note.base)) !== record.disk.hash) {
+    // The stored base is not what the index says is on disk (it should be): take the disk's text if it is that.
+    const bytes = await folder.files.read(record.disk.path);
+    const onDisk = bytes ? decodeNote(bytes) : null;
+    if (onDisk === null || (await hashText(folder, onDisk)) !== record.disk.hash) return 'changed-on-disk';
+    note.base = onDisk;
+  }
   const expected = record.disk ? ({ kind: 'text', text: note.base } as const) : ({ kind: 'absent' } as const);
   const path = record.disk?.path ?? record.path;
   if (!record.disk && claimedByAnother(folder, id, path)) return 'changed-on-disk';

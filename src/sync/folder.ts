@@ -70,7 +70,7 @@ export class Folder {
   private readonly wants = new Subject<string>();
   /** Emits a content hash when it becomes wanted. */
   readonly wanted$: Observable<string> = this.wants.asObservable();
-  /** Writes refused by a compare-and-swap, per record, since its last success (see writer.ts `place`). */
+  /** When a write of each record was first refused by a compare-and-swap, since its last success (see writer.ts `place`). */
   readonly casMisses = new Map<string, number>();
   /** Content hashes this run staged and did not commit yet (discarded once nothing needs them). */
   readonly staged = new Set<string>();

@@ -122,6 +122,17 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     else if (record.disk!.mtime !== stat.mtime) await folder.commit({ records: [{ ...record, disk: diskState(stat, found.hash) }] });
   }
 
+  // A path whose file was moved away and another file moved in within one batch (a folder moved, then a note
+  // moved into the name it left): its "new content" is the other file's, so its occupant left and the other arrived.
+  for (let i = modified.length - 1; i >= 0; i -= 1) {
+    const { record, found } = modified[i]!;
+    const arrived = [...deleted.values()].some((d) => d.id !== record.id && d.disk!.hash === found.hash);
+    if (!arrived) continue;
+    modified.splice(i, 1);
+    deleted.set(record.disk!.path, record);
+    created.set(found.stat.path, found);
+  }
+
   const work: Work = { records: [], docs: [], push: [], writeBack: [], mode };
   folder.options.trace?.('ingest', {
     paths: [...paths],

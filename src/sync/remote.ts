@@ -31,6 +31,8 @@ interface Batch {
   readonly records: FileRecord[];
   readonly echoes: Set<string>;
   readonly announced: Map<string, string>;
+  /** Attachments whose file on disk is still what the index says (size and time checked): only those may be kept as a conflict copy. */
+  readonly onDisk?: ReadonlySet<string>;
 }
 
 /**
@@ -42,7 +44,7 @@ interface Batch {
  * @returns the notes to ask the peer for
  */
 export async function receiveEntries(folder: Folder, peer: string, entries: readonly Entry[]): Promise<DocWant[]> {
-  const batch: Batch = { records: [], echoes: new Set(), announced: new Map() };
+  const batch: Batch = { records: [], echoes: new Set(), announced: new Map(), onDisk: await attachmentsOnDisk(folder, entries) };
   const wants: DocWant[] = [];
   for (const entry of entries) {
     const local = folder.index.get(entry.id);
@@ -81,10 +83,27 @@ function applyEntry(folder: Folder, peer: string, entry: Entry, batch: Batch, co
   }
   // Like Syncthing, the device whose disk holds the losing content keeps it as the copy: a device that never
   // had that version does not ask for it (it may be gone everywhere by now); the one that has it sends it.
-  if (copy && local.disk?.hash === copy.hash && !folder.index.get(copy.id) && !batch.records.some((r) => r.id === copy.id)) {
-    batch.records.push({ ...copy, seq: folder.nextSeq(), sv: null, disk: null });
+  if (copy && local.disk?.hash === copy.hash && batch.onDisk?.has(local.id) && !folder.index.get(copy.id) && !batch.records.some((r) => r.id === copy.id)) {
+    // First in the batch: the writer copies the losing content aside before anything may overwrite it.
+    batch.records.unshift({ ...copy, seq: folder.nextSeq(), sv: null, disk: null });
     folder.emit({ type: 'conflict', path: meta.path, copy: copy.path, peer });
   }
+}
+
+/**
+ * Of the local attachments these entries concern, those whose file is still
+ * what the index says (its size and time unchanged). A file changed since is
+ * a local edit the watcher is about to report; its version is resolved then.
+ */
+async function attachmentsOnDisk(folder: Folder, entries: readonly Entry[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  for (const entry of entries) {
+    const local = folder.index.get(entry.id);
+    if (entry.kind !== 'blob' || !local?.disk || local.deleted || local.disk.hash === entry.hash) continue;
+    const stat = await folder.files.stat(local.disk.path);
+    if (stat && stat.size === local.disk.size && stat.mtime === local.disk.mtime) found.add(local.id);
+  }
+  return found;
 }
 
 async function commitBatch(folder: Folder, peer: string, batch: Batch, docs: readonly DocWrite[], push: readonly DocUpdate[] = []): Promise<void> {

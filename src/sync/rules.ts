@@ -107,9 +107,11 @@ function laterOf(a: Meta, b: Meta, field: 'moved' | 'changed'): Meta {
  * person already deleted stays deleted (its delete has a later version).
  */
 export function conflictCopy(loser: Meta, path: string): Meta {
+  // A version enrolled from disk has no change time; its last move (a collision rename) names it then.
+  const when = loser.changed.t > 0 ? loser.changed : loser.moved;
   return {
     id: deriveId('conflict-copy', loser.id, loser.hash, String(loser.changed.t), loser.changed.d),
-    path: conflictName(path, loser.changed),
+    path: conflictName(path, when),
     kind: loser.kind,
     deleted: false,
     hash: loser.hash,

@@ -48,7 +48,8 @@ export async function materialize(folder: Folder, ids: Iterable<string>): Promis
  * write (the compare-and-swap failed), the change is left to the watcher,
  * whose batch sees it in context (a move is paired with its delete; a note
  * edit merges), and the write is retried after it; only if no event came
- * after a few tries does the writer read the path in itself.
+ * within READ_IN_AFTER_MS (longer than any watcher batch) does the writer
+ * read the path in itself.
  */
 async function place(folder: Folder, id: string): Promise<boolean> {
   const record = folder.index.get(id);
@@ -60,13 +61,17 @@ async function place(folder: Folder, id: string): Promise<boolean> {
     return true;
   }
   if (outcome === 'blocked') return false;
-  const misses = (folder.casMisses.get(id) ?? 0) + 1;
-  folder.casMisses.set(id, misses);
-  if (misses < 3) return true;
+  const now = folder.options.now();
+  const since = folder.casMisses.get(id) ?? now;
+  folder.casMisses.set(id, since);
+  if (now - since < READ_IN_AFTER_MS) return true;
   folder.casMisses.delete(id);
   await ingestChanges(folder, [{ type: 'modified', path: outcome.reread }]);
   return true;
 }
+
+/** How long a write refused by a compare-and-swap waits for the watcher before the writer reads the path itself. */
+export const READ_IN_AFTER_MS = 3000;
 
 type Outcome = 'done' | 'blocked' | { readonly reread: string };
 
@@ -107,6 +112,11 @@ async function writeToDisk(folder: Folder, record: FileRecord): Promise<Outcome>
 
 async function moveOnDisk(folder: Folder, record: FileRecord): Promise<Outcome> {
   const disk = record.disk!;
+  if (claimedByAnother(folder, record.id, record.path)) {
+    // Another record's file is (or was) there: wait until it moves away, or the watcher says it went.
+    const claimant = folder.index.atDisk(record.path)!;
+    return claimant.deleted || claimant.path !== record.path ? 'blocked' : { reread: record.path };
+  }
   // With the content it should have, so another file that took the name meanwhile is never moved instead.
   if (await folder.files.rename(disk.path, record.path, await expectedOf(folder, record))) {
     const stat = await folder.files.stat(record.path);
@@ -179,8 +189,7 @@ export async function verifyStaged(folder: Folder, key: string, size: number): P
   return (await hashOfChunks(chunks, folder.options.sha256)) === key;
 }
 
-async function expectedOf(folder: Folder, record: FileRecord): Promise<Expected> {
-  if (!record.disk) return { kind: 'absent' };
-  if (record.kind === 'text') return { kind: 'text', text: (await folder.notes.open(record.id)).base };
-  return { kind: 'hash', hash: record.disk.hash };
+/** What a move or a delete expects to find: the content the index says is on disk (its hash, for notes too). */
+function expectedOf(_folder: Folder, record: FileRecord): Promise<Expected> {
+  return Promise.resolve(record.disk ? { kind: 'hash', hash: record.disk.hash } : { kind: 'absent' });
 }
