@@ -46,7 +46,7 @@ export default class VaultPeersPlugin extends Plugin {
         disabledReason: () => this.disabledReason,
       }),
     );
-    const started = await startPeerNode(this.app, this.manifest, settings, storage, sync.gate);
+    const started = await startPeerNode(this.app, this.manifest, settings, storage, sync);
     if (!started.ok) {
       this.disabledReason = started.reason;
       new Notice(started.reason, 10_000);
@@ -86,7 +86,8 @@ export default class VaultPeersPlugin extends Plugin {
   async stop(): Promise<void> {
     const [node, sync] = [this.node, this.sync];
     [this.node, this.sync, this.api] = [null, null, null];
-    await sync?.close();
+    // The node closes the sync first; without a node (it could not start) the sync closes alone.
     await node?.close();
+    await sync?.close();
   }
 }

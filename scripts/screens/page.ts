@@ -50,7 +50,9 @@ async function showcaseManager(): Promise<PeerManager> {
   return manager;
 }
 
-const noActions = { connect: () => undefined, disconnect: () => undefined, rename: () => undefined, setAutoConnect: () => undefined, remove: () => undefined };
+const noActions = { connect: () => undefined, disconnect: () => undefined, rename: () => undefined, setAutoConnect: () => undefined, remove: () => undefined, setSync: () => undefined, syncOn: () => true };
+
+const noSync = { conflicts$: of([]), activityLog$: of([]), problem$: of(null), syncOff$: of([]) };
 
 async function main(): Promise<void> {
   const manager = await showcaseManager();
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
   document.body.addClass(`screen-${screen}`);
   if (screen === 'view') {
     const pane = document.body.createDiv({ cls: 'workspace-pane' });
-    const view = new PeerStatusView(new WorkspaceLeaf(app) as never, { manager, actions: noActions, addDevice: () => undefined, joinDevice: () => undefined });
+    const view = new PeerStatusView(new WorkspaceLeaf(app) as never, { manager, actions: noActions, sync: noSync, conflicts: { open: () => undefined, resolve: async () => undefined }, addDevice: () => undefined, joinDevice: () => undefined });
     pane.appendChild(view.containerEl);
     await view.onOpen();
     const bar = document.body.createDiv({ cls: 'status-bar' }).createDiv({ cls: 'status-bar-item' });
@@ -71,7 +73,10 @@ async function main(): Promise<void> {
       manager: () => manager,
       actions: noActions,
       settings: () => ({ ...DEFAULT_SETTINGS, deviceName: 'MacBook Pro', unknownDevices: 'ask' }),
+      settings$: of({ ...DEFAULT_SETTINGS, deviceName: 'MacBook Pro', unknownDevices: 'ask' as const }),
       saveSettings: async () => undefined,
+      configDir: '.obsidian',
+      applySyncSettings: () => undefined,
       disabledReason: () => null,
     });
     document.body.createDiv({ cls: 'modal settings' }).appendChild(tab.containerEl);

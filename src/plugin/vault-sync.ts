@@ -1,10 +1,12 @@
 import { FileSystemAdapter, type App } from 'obsidian';
 import { createHash } from 'crypto';
 import { BehaviorSubject, EMPTY, of, switchMap, type Observable, type SchedulerLike } from 'rxjs';
+import type { ClosableSyncEngine } from '../app/peer-node';
 import { filterOf, type DeviceSettings } from '../app/settings';
 import { toHex } from '../core/bytes';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import type { PeerManager } from '../core/peer-manager';
+import type { PeerConnection, SyncEvent } from '../core/ports';
 import { VaultSyncEngine, type ActivityEntry, type ConflictChoice, type ConflictCopy, type PeerSyncStatus, type Sha256 } from '../sync';
 import { SyncGate } from './sync-gate';
 import { nodeByteRanges } from './vault/byte-ranges';
@@ -39,7 +41,7 @@ export interface VaultSyncOptions {
  * engine's streams for the views (empty until it opens). Data flows one
  * way: engine streams -> views.
  */
-export class VaultSync {
+export class VaultSync implements ClosableSyncEngine {
   /** Register its `extension` with `registerEditorExtension`. */
   readonly notes = new OpenNotes();
   readonly gate: SyncGate;
@@ -48,6 +50,7 @@ export class VaultSync {
   private filterUsed = '';
   private deviceId: string | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   readonly conflicts$: Observable<readonly ConflictCopy[]>;
@@ -113,15 +116,21 @@ export class VaultSync {
     return this.engine.value;
   }
 
-  /** Stops the engine (peers are told), closes the database and stops listening to editors. */
+  /** What connections sync through: the gate, which waits for the engine. */
+  syncWithPeer(connection: PeerConnection): Observable<SyncEvent> {
+    return this.gate.syncWithPeer(connection);
+  }
+
+  /** Stops the engine (peers are told), closes the database and stops listening to editors. Idempotent. */
   close(): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
-    return this.serially(async () => {
+    return (this.closing = this.serially(async () => {
       await this.shut();
       this.notes.close();
       this.engine.complete();
       this.problem$.complete();
-    });
+    }));
   }
 
   private async open(): Promise<void> {
