@@ -25,6 +25,7 @@ export default class VaultPeersPlugin extends Plugin {
   private node: PeerNode | null = null;
   private sync: VaultSync | null = null;
   private disabledReason: string | null = null;
+  private stopping: Promise<void> | null = null;
 
   override async onload(): Promise<void> {
     const storage = new PluginDataStorage(this, { files: this.app.vault.adapter, path: `${this.manifest.dir ?? ''}/data.json` });
@@ -82,12 +83,17 @@ export default class VaultPeersPlugin extends Plugin {
     void this.stop();
   }
 
-  /** Stops the sync (peers are told), then closes every connection, timer and pipeline, and the endpoint. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the sync (peers are told), then closes every connection, timer and pipeline, and the endpoint.
+   * Every call gets the one stop (Obsidian's unload starts it without waiting).
+   */
+  stop(): Promise<void> {
     const [node, sync] = [this.node, this.sync];
     [this.node, this.sync, this.api] = [null, null, null];
     // The node closes the sync first; without a node (it could not start) the sync closes alone.
-    await node?.close();
-    await sync?.close();
+    return (this.stopping ??= (async () => {
+      await node?.close();
+      await sync?.close();
+    })());
   }
 }

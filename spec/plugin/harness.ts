@@ -3,6 +3,7 @@
  * with the plugin installed in its config folder (the iroh binary of this
  * machine linked in), the stand-in app over it, and the plugin object.
  */
+import './electron-globals';
 import 'fake-indexeddb/auto';
 import { mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { App, type AppOptions, type Plugin } from '../support/obsidian-mock';
 
 export const PLUGIN_DIR = '.obsidian/plugins/vault-peers';
 
-export type TestPlugin = VaultPeersPlugin & Plugin;
+/** The plugin with the stand-in's members (its `app` is the stand-in app). */
+export type TestPlugin = Omit<VaultPeersPlugin, 'app'> & Plugin;
 
 /** The installed iroh binary for this machine. */
 export function nativeBinary(): { name: string; path: string } {

@@ -108,6 +108,11 @@ export class EditorExtensions {
   private readonly registered: Extension[] = [];
   private readonly views = new Map<EditorView, Compartment>();
 
+  /** For specs: how many extensions plugins have registered (unload must leave none of ours). */
+  get count(): number {
+    return this.registered.length;
+  }
+
   add(extension: Extension): () => void {
     this.registered.push(extension);
     this.reconfigure();
