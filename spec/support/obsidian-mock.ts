@@ -129,12 +129,14 @@ export class Workspace extends Events {
 export interface AppOptions {
   /** False: the app is "starting" until the spec calls `startUp()` (default true: already running). */
   readonly layoutReady?: boolean;
+  /** Obsidian's device-local storage for this vault, which outlives a restart of the app (default: a new one). */
+  readonly localStorage?: Map<string, unknown>;
 }
 
 export class App {
   readonly views = new Map<string, (leaf: WorkspaceLeaf) => ItemView>();
   readonly editorExtensions = new EditorExtensions();
-  private readonly local = new Map<string, unknown>();
+  private readonly local: Map<string, unknown>;
   readonly workspace: Workspace;
   readonly vault: Vault;
   readonly fileManager: FileManager;
@@ -143,6 +145,7 @@ export class App {
     this.vault = new Vault(new FileSystemAdapter(basePath ?? mkdtempSync(join(tmpdir(), 'obsidian-vault-'))));
     this.fileManager = new FileManager(this.vault);
     this.workspace = new Workspace(this, options.layoutReady ?? true);
+    this.local = options.localStorage ?? new Map();
   }
   /** What Obsidian does after loading plugins: reads the vault (a `create` per file), then the layout is ready. */
   async startUp(): Promise<void> {
