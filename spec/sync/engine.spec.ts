@@ -183,6 +183,17 @@ describe('what people see', () => {
     sub.unsubscribe();
   });
 
+  it("counts an incoming attachment's size in the bytes to receive before its bytes arrive", async () => {
+    const a = await start('a', { 'talk.mp4': big(1_500_000) });
+    // Progress every 10 ms over a link with some latency: several reports while the bytes come in.
+    const b = await start('b', {}, { progressMs: 10 });
+    const c = link(a, b, { latencyMs: 20 });
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const moving = c.events.b.filter((e) => e.type === 'progress' && e.bytes.done > 0) as { bytes: { done: number; total: number } }[];
+    expect(moving.length).toBeGreaterThan(0);
+    for (const progress of moving) expect(progress.bytes.total).toBeGreaterThanOrEqual(1_500_000);
+  });
+
   it('logs a merge of concurrent edits, lists conflict copies, and resolves them as asked', async () => {
     const a = await start('a', { 'n.md': 'one\ntwo\n', 'p.png': new Uint8Array([1]), 'q.png': new Uint8Array([5]) });
     const b = await start('b');

@@ -274,7 +274,12 @@ export class PeerSession {
     this.received = Math.max(this.received, topSeq);
     this.burst.expect(entries.length, 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
-    for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted) this.fetcher.announce(entry.hash, this.peer);
+    for (const entry of entries) {
+      if (entry.kind !== 'blob' || entry.deleted) continue;
+      this.fetcher.announce(entry.hash, this.peer);
+      // Content to fetch counts in the bytes to receive from the start, so a large attachment shows how far it has come.
+      if (this.folder.wanted.has(entry.hash)) this.burst.expect(0, entry.size);
+    }
     this.fetcher.kick();
     const byId = new Map(entries.map((e) => [e.id, e]));
     for (const want of wants) {
