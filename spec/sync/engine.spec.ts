@@ -183,15 +183,21 @@ describe('what people see', () => {
     sub.unsubscribe();
   });
 
-  it("counts an incoming attachment's size in the bytes to receive before its bytes arrive", async () => {
+  it("counts an incoming attachment's size in the bytes to receive before its bytes arrive, and its file as done once it is in place", async () => {
     const a = await start('a', { 'talk.mp4': big(1_500_000) });
     // Progress every 10 ms over a link with some latency: several reports while the bytes come in.
     const b = await start('b', {}, { progressMs: 10 });
     const c = link(a, b, { latencyMs: 20 });
     await waitFor(() => bothFinished(c), 'the catch-up');
-    const moving = c.events.b.filter((e) => e.type === 'progress' && e.bytes.done > 0) as { bytes: { done: number; total: number } }[];
+    type Progress = { files: { done: number; total: number }; bytes: { done: number; total: number } };
+    const progress = c.events.b.filter((e) => e.type === 'progress') as Progress[];
+    const moving = progress.filter((p) => p.bytes.done > 0 && p.bytes.done < p.bytes.total);
     expect(moving.length).toBeGreaterThan(0);
-    for (const progress of moving) expect(progress.bytes.total).toBeGreaterThanOrEqual(1_500_000);
+    for (const p of moving) {
+      expect(p.bytes.total).toBeGreaterThanOrEqual(1_500_000);
+      expect(p.files).toEqual({ done: 0, total: 1 });
+    }
+    expect(progress.at(-1)).toEqual({ type: 'progress', files: { done: 1, total: 1 }, bytes: { done: 1_500_000, total: 1_500_000 } });
   });
 
   it('logs a merge of concurrent edits, lists conflict copies, and resolves them as asked', async () => {

@@ -18,6 +18,8 @@ export interface BlobSource {
   readonly deviceId: string;
   readonly connection: PeerConnection;
   onBytes(bytes: number): void;
+  /** Content fetched from this peer is in place. */
+  onPlaced(hash: string): void;
   /** The peer sent data that does not match its hash: end its session. */
   refuse(refusal: SyncRefusal): void;
 }
@@ -112,6 +114,7 @@ export class BlobFetcher {
         this.folder.wanted.delete(hash);
         // Placed where it is wanted; if nothing wants it any more, the writer's clean-up discards it.
         await this.folder.run(() => materialize(this.folder, ids));
+        source.onPlaced(hash);
       }
     } catch (error) {
       if (error instanceof SyncRefusal) source.refuse(error);

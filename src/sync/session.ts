@@ -44,6 +44,8 @@ export class PeerSession {
   /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
   private readonly outstanding = new Map<string, number>();
   private readonly expectedBytes = new Map<string, number>();
+  /** Attachments' contents this cycle counts as files to receive from this peer until they are placed. */
+  private readonly blobsComing = new Set<string>();
   /** The peer's entries for notes whose content was asked for: applied when it arrives. */
   private readonly waiting = new Map<string, Entry>();
   private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
@@ -102,6 +104,9 @@ export class PeerSession {
       deviceId: this.peer,
       connection: this.connection,
       onBytes: (bytes) => this.burst.done(0, bytes),
+      onPlaced: (hash) => {
+        if (this.blobsComing.delete(hash)) this.burst.done(1, 0);
+      },
       refuse: (refusal) => this.fail(refusal),
     });
     const mark = this.folder.peerMark(this.peer);
@@ -274,11 +279,17 @@ export class PeerSession {
     this.received = Math.max(this.received, topSeq);
     this.burst.expect(entries.length, 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
+    let coming = 0;
     for (const entry of entries) {
       if (entry.kind !== 'blob' || entry.deleted) continue;
       this.fetcher.announce(entry.hash, this.peer);
-      // Content to fetch counts in the bytes to receive from the start, so a large attachment shows how far it has come.
-      if (this.folder.wanted.has(entry.hash)) this.burst.expect(0, entry.size);
+      // Content to fetch counts in the bytes to receive from the start, so a large attachment shows how far it has come,
+      // and its file is done once the content is in place, not when its entry arrives.
+      if (this.folder.wanted.has(entry.hash) && !this.blobsComing.has(entry.hash)) {
+        this.blobsComing.add(entry.hash);
+        this.burst.expect(0, entry.size);
+        coming += 1;
+      }
     }
     this.fetcher.kick();
     const byId = new Map(entries.map((e) => [e.id, e]));
@@ -290,7 +301,7 @@ export class PeerSession {
       this.burst.expect(0, entry?.size ?? 0);
     }
     this.askFor(wants.filter((w) => !pushed.has(w.id)));
-    this.burst.done(entries.length, 0);
+    this.burst.done(entries.length - coming, 0);
     await this.advance();
   }
 
@@ -381,7 +392,10 @@ export class PeerSession {
     if (!this.burst.running || this.stopped) return;
     const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
     const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq;
-    if (theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0) this.burst.finish();
+    if (!(theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0)) return;
+    // Content still wanted from this peer may come from another one: the cycle ends, and so does counting it.
+    this.blobsComing.clear();
+    this.burst.finish();
   }
 
   /** Ends the session with `error` (a refusal found outside the read loop: a blob stream). */
