@@ -13,6 +13,8 @@ export class Burst {
   private files = { done: 0, total: 0 };
   private bytes = { done: 0, total: 0 };
   private lastSent = '';
+  /** Contents whose file counts as done only once they are in place. */
+  private readonly coming = new Set<string>();
   private timer: { unsubscribe(): void } | null = null;
 
   constructor(
@@ -31,6 +33,7 @@ export class Burst {
     this.files = { done: 0, total: 0 };
     this.bytes = { done: 0, total: 0 };
     this.lastSent = '';
+    this.coming.clear();
     this.emit({ type: 'started' });
   }
 
@@ -50,6 +53,24 @@ export class Burst {
     this.files.total = Math.max(this.files.total, this.files.done);
     this.bytes.total = Math.max(this.bytes.total, this.bytes.done);
     this.changed();
+  }
+
+  /**
+   * Content to fetch for a file already expected: its bytes are expected
+   * now, and the file is done at `contentPlaced`, not before.
+   * @returns false if this content is already counted in this cycle
+   */
+  expectContent(key: string, bytes: number): boolean {
+    this.begin();
+    if (this.coming.has(key)) return false;
+    this.coming.add(key);
+    this.expect(0, bytes);
+    return true;
+  }
+
+  /** The content is in place: its file is done (if this cycle counted it). */
+  contentPlaced(key: string): void {
+    if (this.coming.delete(key)) this.done(1, 0);
   }
 
   /** Everything is applied and stored: report the last progress, then `finished`. */

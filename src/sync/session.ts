@@ -44,8 +44,6 @@ export class PeerSession {
   /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
   private readonly outstanding = new Map<string, number>();
   private readonly expectedBytes = new Map<string, number>();
-  /** Attachments' contents this cycle counts as files to receive from this peer until they are placed. */
-  private readonly blobsComing = new Set<string>();
   /** The peer's entries for notes whose content was asked for: applied when it arrives. */
   private readonly waiting = new Map<string, Entry>();
   private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
@@ -104,9 +102,7 @@ export class PeerSession {
       deviceId: this.peer,
       connection: this.connection,
       onBytes: (bytes) => this.burst.done(0, bytes),
-      onPlaced: (hash) => {
-        if (this.blobsComing.delete(hash)) this.burst.done(1, 0);
-      },
+      onPlaced: (hash) => this.burst.contentPlaced(hash),
       refuse: (refusal) => this.fail(refusal),
     });
     const mark = this.folder.peerMark(this.peer);
@@ -283,13 +279,8 @@ export class PeerSession {
     for (const entry of entries) {
       if (entry.kind !== 'blob' || entry.deleted) continue;
       this.fetcher.announce(entry.hash, this.peer);
-      // Content to fetch counts in the bytes to receive from the start, so a large attachment shows how far it has come,
-      // and its file is done once the content is in place, not when its entry arrives.
-      if (this.folder.wanted.has(entry.hash) && !this.blobsComing.has(entry.hash)) {
-        this.blobsComing.add(entry.hash);
-        this.burst.expect(0, entry.size);
-        coming += 1;
-      }
+      // Content to fetch: its bytes count from now (a large attachment shows how far it has come), its file once in place.
+      if (this.folder.wanted.has(entry.hash) && this.burst.expectContent(entry.hash, entry.size)) coming += 1;
     }
     this.fetcher.kick();
     const byId = new Map(entries.map((e) => [e.id, e]));
@@ -392,10 +383,7 @@ export class PeerSession {
     if (!this.burst.running || this.stopped) return;
     const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
     const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq;
-    if (!(theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0)) return;
-    // Content still wanted from this peer may come from another one: the cycle ends, and so does counting it.
-    this.blobsComing.clear();
-    this.burst.finish();
+    if (theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0) this.burst.finish();
   }
 
   /** Ends the session with `error` (a refusal found outside the read loop: a blob stream). */
