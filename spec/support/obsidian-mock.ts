@@ -315,7 +315,9 @@ export class MarkdownView extends ItemView {
 
   private async fileModified(file: TFile): Promise<void> {
     if (file !== this.file) return;
-    const text = await this.app.vault.read(file);
+    // Renamed or deleted since the event (a busy machine): the view follows the rename or closes on the delete.
+    const text = await this.app.vault.read(file).catch(() => null);
+    if (text === null) return;
     if (text === this.lastSaved || text === this.editor.getValue()) return;
     this.lastSaved = text;
     this.reloads += 1;
