@@ -127,10 +127,29 @@ describe('a hostile peer', () => {
     await expectRefused(hostile, /does not match its checksum/u);
   });
 
-  it('an entry that is too big to be a note is refused', async () => {
+  it('a note entry over the size limit is skipped and logged, and the session goes on', async () => {
     const hostile = await hostileTo(device);
     await hostile.send({ type: 'changes', entries: [entry('huge.md', { kind: 'text', size: 1e12, sv: new Uint8Array([1, 1, 1]) })], docs: [] });
-    await expectRefused(hostile, /larger than the limit/u);
+    await hostile.send({ type: 'caught-up', seq: 1 });
+    // Its content is never asked for; the entry counts as handled, so the device confirms it.
+    const seen: string[] = [];
+    for (;;) {
+      const message = decodeMessage((await hostile.stream.read())!);
+      seen.push(message.type);
+      if (message.type === 'synced') {
+        expect(message.seq).toBe(1);
+        break;
+      }
+    }
+    expect(seen).not.toContain('want-docs');
+    const log = await firstValueFrom(device.engine.activityLog$);
+    expect(log.map((e) => e.message)).toContainEqual(expect.stringMatching(/note "huge.md" is over 8 MiB/u));
+    expect(hostile.link.b.closeKinds).toEqual([]);
+    await device.engine.settled();
+    expect(device.vault.engineWrites).toEqual([]);
+    expect(device.engine.records().map((r) => r.path).sort()).toEqual(['Photo.png', 'note.md']);
+    hostile.link.cut('disconnected');
+    expect(await hostile.result).toBe('completed');
   });
 
   it('another identity in HELLO is refused', async () => {

@@ -3,7 +3,7 @@ import { settleCollisions } from './collisions';
 import { MAX_NOTE_BYTES, decodeNote, diskState, hashOnDisk, hashText, writeNote } from './disk';
 import type { Folder } from './folder';
 import { contentHash } from './hash';
-import { PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
+import { NOTE_TOO_BIG, PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
 import { COMPACT_AFTER } from './note-cache';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
 import { lastName, pathKey, unsafePathReason } from './paths';
@@ -114,6 +114,12 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
       continue;
     }
     if (record && !readNotes && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
+    if (record?.kind === 'text' && stat.size > MAX_NOTE_BYTES) {
+      // A note that grew past the limit stays a note (its id and history are a note's): it is left alone, and the
+      // record keeps its last synced version, until the file is small enough again.
+      if (record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) folder.emit({ type: 'not-synced', path, reason: notSynced(path, NOTE_TOO_BIG) });
+      continue;
+    }
     if (record?.kind === 'blob' && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
     const found = await look(folder, stat, record?.kind);
     if (!found) continue;

@@ -26,6 +26,8 @@ export const PATH_HIDDEN = 'hidden files and folders (names starting with ".") a
 export const PATH_SYNCTHING = "Syncthing's temporary files are never synced";
 export const PATH_CONFIG = "the config folder is never synced: each device keeps its own";
 export const PATH_CASE = (other: string): string => `it differs only in case from ${quotePath(other)}, which another device could not tell apart`;
+export const NOTE_TOO_BIG =
+  'the note grew over 8 MiB, the largest note Vault Peers merges; it syncs again once it is smaller (edits from other devices wait until then), or rename it to another extension to sync it as a whole file';
 
 /** A file that stays on this device. */
 export const notSynced = (path: string, why: string): string => `Not synced: ${quotePath(path)}: ${why}.`;
@@ -46,6 +48,9 @@ export const REFUSED_FOLDER = 'The other device syncs a different folder.';
 export const REFUSED_IDENTITY = 'The other device announced an identity that is not the one it connected with.';
 export const REFUSED_UNEXPECTED = (what: string): string =>
   `The other device sent ${what} out of order. Sync with that device stopped; it will be retried on the next connection.`;
+/** A note of a peer that is over the limit: skipped, the session goes on. */
+export const peerNoteTooBig = (path: string): string =>
+  `The other device's note ${quotePath(path)} is over 8 MiB, the largest note Vault Peers merges: it is not synced until it is smaller there.`;
 /** What the other device said when it stopped syncing with this one. */
 export const peerStopped = (reason: string): string => `The other device stopped syncing: ${safeRemoteText(reason)}`;
 

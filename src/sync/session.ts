@@ -4,7 +4,7 @@ import { serveBlob } from './blob-transfer';
 import type { BlobFetcher } from './blob-fetcher';
 import { Burst } from './burst';
 import type { ChangeSet, Folder } from './folder';
-import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_UNEXPECTED, REFUSED_VERSION, peerStopped, refusedPath } from './messages';
+import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_UNEXPECTED, REFUSED_VERSION, peerNoteTooBig, peerStopped, refusedPath } from './messages';
 import { MAX_NOTE_BYTES } from './disk';
 import { Outbox, changeFrames, inBatches, type Producer } from './outbox';
 import { unsafePathReason } from './paths';
@@ -262,16 +262,20 @@ export class PeerSession {
   }
 
   /** @param pushed notes whose update came in the same frame (no need to ask for them) */
-  private async onEntries(entries: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
-    for (const entry of entries) {
+  private async onEntries(all: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const entry of all) {
       const unsafe = unsafePathReason(entry.path);
       if (unsafe) throw new SyncRefusal(refusedPath(entry.path, unsafe));
-      if (entry.kind === 'text' && entry.size > MAX_NOTE_BYTES) throw new SyncRefusal(REFUSED_TOO_BIG);
       if (entry.sv && !isValidStateVector(entry.sv)) throw new SyncRefusal(REFUSED_FRAME);
     }
-    if (entries.length === 0) return;
-    const topSeq = Math.max(...entries.map((e) => e.seq));
+    if (all.length === 0) return;
+    const topSeq = Math.max(...all.map((e) => e.seq));
     this.received = Math.max(this.received, topSeq);
+    // A note that grew past the limit on the peer (its owner pasted a lot, or two large edits merged) is skipped, not
+    // a reason to stop syncing everything else: its content is never asked for, and the person is told.
+    const entries = all.filter((entry) => !(entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES));
+    for (const entry of all) if (!entries.includes(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    if (entries.length === 0) return this.advance();
     this.burst.expect(entries.length, 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
     for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted) this.fetcher.announce(entry.hash, this.peer);

@@ -1,0 +1,55 @@
+import { firstValueFrom, skipWhile } from 'rxjs';
+import { SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
+import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
+
+/**
+ * Files a device cannot sync as they are (a note grown past the limit, a note
+ * that is not valid UTF-8): listed as not synced with the reason, left alone
+ * on disk, and never a reason to stop syncing everything else.
+ */
+
+const devices: Device[] = [];
+const links: Connection[] = [];
+async function start(name: string, files: Record<string, string | Uint8Array> = {}): Promise<Device> {
+  const d = await Device.start(name, files);
+  devices.push(d);
+  return d;
+}
+function link(a: Device, b: Device, options = {}): Connection {
+  const c = connect(a, b, options);
+  links.push(c);
+  return c;
+}
+afterEach(async () => {
+  for (const c of links.splice(0)) c.disconnect();
+  for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
+});
+
+describe('a note that grows past 8 MiB', () => {
+  it('is listed as not synced and left alone, while every other change still syncs; once smaller it syncs again', async () => {
+    const a = await start('a', { 'big.md': 'small at first\n', 'other.md': 'o\n' });
+    const b = await start('b');
+    const sent: string[] = [];
+    const c = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => {
+      if (from !== 'a' || protocol !== SYNC_PROTOCOL) return;
+      const m = decodeMessage(frame);
+      if (m.type === 'changes') sent.push(...m.entries.map((e) => e.path));
+    } });
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    await converged([a, b]);
+    const huge = `${'a line of a very long note\n'.repeat(330_000)}`;
+    expect(huge.length).toBeGreaterThan(8 * 1024 * 1024);
+    sent.length = 0;
+    a.vault.put('big.md', huge);
+    const listed = await firstValueFrom(a.engine.notSynced$.pipe(skipWhile((m) => !m.has('big.md'))));
+    expect(listed.get('big.md')!.reason).toMatch(/Not synced: "big.md": the note grew over 8 MiB.*rename it to another extension/u);
+    a.vault.put('other.md', 'o, edited\n');
+    await waitFor(() => b.vault.text('other.md') === 'o, edited\n', 'an unrelated edit');
+    expect(sent).toEqual(['other.md']);
+    expect(b.vault.text('big.md')).toBe('small at first\n');
+    expect(a.vault.text('big.md')).toBe(huge);
+    expect(c.errors).toEqual({ a: null, b: null });
+    a.vault.put('big.md', 'small again\n');
+    await waitFor(() => b.vault.text('big.md') === 'small again\n', 'the note to sync again');
+  }, 30_000);
+});
