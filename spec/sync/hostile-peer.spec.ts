@@ -16,6 +16,12 @@ import { Device, bothFinished, connect, converged, nodeIdOf, waitFor } from '../
 
 const HOSTILE = nodeIdOf('h');
 
+interface Part {
+  readonly id: string;
+  readonly offset: number;
+  readonly total?: number;
+}
+
 function entry(path: string, fields: Partial<Entry> = {}): Entry {
   return {
     id: 'e'.repeat(32),
@@ -150,6 +156,47 @@ describe('a hostile peer', () => {
     expect(device.engine.records().map((r) => r.path).sort()).toEqual(['Photo.png', 'note.md']);
     hostile.link.cut('disconnected');
     expect(await hostile.result).toBe('completed');
+  });
+
+  /** Makes the device ask for note.md's content: the hostile peer claims a version of it the device lacks. */
+  async function askedForNote(hostile: Hostile): Promise<string> {
+    const note = device.engine.records().find((r) => r.path === 'note.md')!;
+    await hostile.send({ type: 'changes', entries: [{ ...entry('note.md'), id: note.id, kind: 'text', version: { ...note.version, '68686868': 5 }, sv: new Uint8Array([1, 7, 9]) }], docs: [] });
+    expect(decodeMessage((await readUntil(hostile.stream, 'want-docs'))!)).toMatchObject({ wants: [{ id: note.id }] });
+    return note.id;
+  }
+
+  it('note update parts nobody asked for are dropped as they come: a flood of huge claims holds nothing', async () => {
+    const hostile = await hostileTo(device);
+    const part = new Uint8Array(1024).fill(9);
+    for (let i = 0; i < 40; i += 1) await hostile.send({ type: 'doc-part', id: i.toString(16).padStart(32, 'a'), total: 32 * 1024 * 1024, offset: 0, bytes: part });
+    await hostile.send({ type: 'caught-up', seq: 0 });
+    await readUntil(hostile.stream, 'synced');
+    expect(JSON.parse(device.engine.describeSessions()[0]!)).toMatchObject({ assembling: 0 });
+    expect(hostile.link.b.closeKinds).toEqual([]);
+    hostile.link.cut('disconnected');
+    expect(await hostile.result).toBe('completed');
+    expect(device.vault.engineWrites).toEqual([]);
+  });
+
+  it('a part claiming more than the largest note update is refused before anything is kept', async () => {
+    const hostile = await hostileTo(device);
+    const id = await askedForNote(hostile);
+    await hostile.send({ type: 'doc-part', id, total: 33 * 1024 * 1024, offset: 0, bytes: new Uint8Array(10) });
+    await expectRefused(hostile, /larger than the limit/u);
+  });
+
+  it.each([
+    ['a part that does not start at 0', (id: string): Part[] => [{ id, offset: 5 }]],
+    ['a gap between parts', (id: string): Part[] => [{ id, offset: 0 }, { id, offset: 2000 }]],
+    ['a part that changes the total', (id: string): Part[] => [{ id, offset: 0 }, { id, offset: 1000, total: 9000 }]],
+    ['parts of another note in between', (id: string): Part[] => [{ id, offset: 0 }, { id: id.replace(/^./u, (c) => (c === '0' ? '1' : '0')), offset: 0 }]],
+  ])('%s is refused, and nothing of the note is written', async (_, parts) => {
+    const hostile = await hostileTo(device);
+    const id = await askedForNote(hostile);
+    for (const part of parts(id)) await hostile.send({ type: 'doc-part', id: part.id, total: part.total ?? 5000, offset: part.offset, bytes: new Uint8Array(1000).fill(1) });
+    await expectRefused(hostile, /out of order/u);
+    expect(device.vault.text('note.md')).toBe('mine\n');
   });
 
   it('another identity in HELLO is refused', async () => {

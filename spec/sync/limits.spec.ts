@@ -53,3 +53,31 @@ describe('a note that grows past 8 MiB', () => {
     await waitFor(() => b.vault.text('big.md') === 'small again\n', 'the note to sync again');
   }, 30_000);
 });
+
+describe('a note update larger than a frame', () => {
+  const words = (n: number, seed: number): string => Array.from({ length: n }, (_, i) => `w${(i * 7919 + seed) % 100_003}`).join(' ');
+
+  it('arrives in parts, one note at a time, in the catch-up and live', async () => {
+    const first = `${words(150_000, 1)}\n`;
+    const a = await start('a', { 'long.md': first, 'also long.md': `${words(120_000, 2)}\n` });
+    const b = await start('b');
+    const parts: string[] = [];
+    const c = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => {
+      const m = from === 'a' && protocol === SYNC_PROTOCOL ? decodeMessage(frame) : null;
+      if (m?.type === 'doc-part') parts.push(m.id);
+    } });
+    await waitFor(() => bothFinished(c), 'the catch-up', 20_000);
+    await converged([a, b]);
+    // Each note's parts in one run: the receiver never holds two half-assembled updates.
+    const runs = (ids: string[]): string[] => ids.filter((id, i) => i === 0 || ids[i - 1] !== id);
+    expect(runs(parts)).toHaveLength(2);
+    expect(new Set(parts).size).toBe(2);
+    const caughtUp = parts.splice(0);
+    const later = `${first}${words(100_000, 3)}\n`;
+    a.vault.put('long.md', later);
+    await waitFor(() => b.vault.text('long.md') === later, 'the live edit', 20_000);
+    expect(runs(parts)).toHaveLength(1);
+    expect(caughtUp).toContain(parts[0]);
+    expect(c.errors).toEqual({ a: null, b: null });
+  }, 30_000);
+});

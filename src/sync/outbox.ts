@@ -29,6 +29,8 @@ export class Outbox {
   private readonly producers: Producer[] = [];
   private readonly background: Producer[] = [];
   private wake: (() => void) | null = null;
+  /** A served note's parts are on their way: the rest of them go before live frames, which may hold parts too (see `next`). */
+  private inParts = false;
   private stopped = false;
   private signalled = false;
   /** Bytes written so far. */
@@ -91,12 +93,19 @@ export class Outbox {
     this.signal();
   }
 
+  /**
+   * The next frame to write. A note's DOC_PARTs are never interleaved with
+   * another note's (the receiver assembles one at a time): live parts are
+   * queued together, and once a served note's parts started, they finish
+   * before live frames go again (control frames carry no parts).
+   */
   private async next(): Promise<SyncMessage | null> {
-    const urgent = this.control.shift() ?? this.live.shift();
+    const urgent = this.control.shift() ?? (this.inParts ? undefined : this.live.shift());
     if (urgent) return urgent;
     for (const queue of [this.producers, this.background]) {
       while (queue.length > 0) {
         const message = await queue[0]!();
+        this.inParts = message?.type === 'doc-part' && message.offset + message.bytes.length < message.total;
         if (message) return message;
         queue.shift();
       }

@@ -22,6 +22,15 @@ import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMe
  * stay live: each local change is one CHANGES frame.
  */
 
+/**
+ * The largest note update accepted in parts. Larger than a note's text can be
+ * (MAX_NOTE_BYTES): an update also holds the structure of the note's edit
+ * history, so an honest device's update for a long-edited note can be bigger
+ * than its text. One assembly at a time, so this is also what one peer can
+ * make this device hold for it.
+ */
+const MAX_UPDATE_BYTES = MAX_NOTE_BYTES * 4;
+
 export interface SessionOptions {
   readonly scheduler: SchedulerLike;
   readonly progressMs: number;
@@ -46,7 +55,8 @@ export class PeerSession {
   private readonly expectedBytes = new Map<string, number>();
   /** The peer's entries for notes whose content was asked for: applied when it arrives. */
   private readonly waiting = new Map<string, Entry>();
-  private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
+  /** The note update being assembled from DOC_PARTs (one at a time, as the sender sends them), kept as it came. */
+  private assembly: { id: string; total: number; got: number; chunks: Uint8Array[] } | null = null;
   /** Our sequence numbers: the highest sent, whether the catch-up is out, and the highest the peer confirmed. */
   private sentSeq = 0;
   private caughtUpSent = false;
@@ -311,15 +321,34 @@ export class PeerSession {
     await this.advance();
   }
 
+  /**
+   * A part of a note update too large for one frame. Parts are taken only in
+   * order, for a note this device is waiting for, one note at a time, and
+   * memory grows only with the bytes that actually came: a peer that claims
+   * a huge total, or sends parts nobody asked for, holds nothing here.
+   */
   private async onPart(id: string, total: number, offset: number, bytes: Uint8Array): Promise<void> {
-    if (total > MAX_NOTE_BYTES * 4 || offset + bytes.length > total) throw new SyncRefusal(REFUSED_TOO_BIG);
-    let part = this.parts.get(id);
-    if (!part || part.bytes.length !== total) this.parts.set(id, (part = { bytes: new Uint8Array(total), got: 0 }));
-    part.bytes.set(bytes, offset);
-    part.got += bytes.length;
-    if (part.got < total) return;
-    this.parts.delete(id);
-    await this.onDocs([{ id, update: part.bytes }]);
+    if (total > MAX_UPDATE_BYTES || offset + bytes.length > total) throw new SyncRefusal(REFUSED_TOO_BIG);
+    let assembly = this.assembly;
+    if (assembly && assembly.id !== id) throw new SyncRefusal(REFUSED_UNEXPECTED('parts of two note updates at once'));
+    if (!assembly) {
+      // Content this device already has (another device brought it first) is not needed: its parts are dropped.
+      if (!this.outstanding.has(id)) return;
+      if (offset !== 0) throw new SyncRefusal(REFUSED_UNEXPECTED('a part of a note update'));
+      this.assembly = assembly = { id, total, got: 0, chunks: [] };
+    }
+    if (total !== assembly.total || offset !== assembly.got || bytes.length === 0) throw new SyncRefusal(REFUSED_UNEXPECTED('a part of a note update'));
+    assembly.chunks.push(bytes);
+    assembly.got += bytes.length;
+    if (assembly.got < total) return;
+    this.assembly = null;
+    const update = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of assembly.chunks) {
+      update.set(chunk, at);
+      at += chunk.length;
+    }
+    await this.onDocs([{ id, update }]);
   }
 
   /** Answers a WANT_DOCS, a frame at a time; every asked note gets an answer (empty if there is nothing to send), so the asker can tell it is done. */
@@ -372,7 +401,7 @@ export class PeerSession {
 
   /** For diagnosing a sync that does not finish. */
   describe(): string {
-    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
+    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, assembling: this.assembly?.got ?? 0, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
   }
 
   /** Emits `finished` once both sides hold everything of each other and no transfer from this peer is running. */
