@@ -3,8 +3,9 @@ import type { FrameStream } from '../../src/core/ports';
 import { REFUSED_FRAME } from '../../src/sync/messages';
 import type { Entry } from '../../src/sync/records-codec';
 import { SyncRefusal } from '../../src/sync/refusal';
-import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type SyncMessage } from '../../src/sync/wire';
-import { memoryLink, type MemoryLink } from '../support/memory-connection';
+import { BLOB_PROTOCOL, MAX_WANTS_PER_MESSAGE, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type SyncMessage } from '../../src/sync/wire';
+import { memoryLink, type MemoryLink, type MemoryLinkOptions } from '../support/memory-connection';
+import { manyWants } from './frames';
 import { Device, bothFinished, connect, converged, nodeIdOf, waitFor } from '../support/sync-harness';
 
 /**
@@ -47,8 +48,8 @@ interface Hostile {
   send(message: SyncMessage | Uint8Array): Promise<void>;
 }
 
-async function hostileTo(device: Device): Promise<Hostile> {
-  const link = memoryLink(HOSTILE, device.id);
+async function hostileTo(device: Device, options: MemoryLinkOptions = {}): Promise<Hostile> {
+  const link = memoryLink(HOSTILE, device.id, options);
   const result = firstValueFrom(device.engine.syncWithPeer(link.b).pipe(toArray())).then(
     () => 'completed',
     (error: unknown) => error,
@@ -197,6 +198,37 @@ describe('a hostile peer', () => {
     for (const part of parts(id)) await hostile.send({ type: 'doc-part', id: part.id, total: part.total ?? 5000, offset: part.offset, bytes: new Uint8Array(1000).fill(1) });
     await expectRefused(hostile, /out of order/u);
     expect(device.vault.text('note.md')).toBe('mine\n');
+  });
+
+  it('asks for notes it does not hold get no answer: a small frame cannot queue megabytes of replies', async () => {
+    const sent: string[] = [];
+    const hostile = await hostileTo(device, { tap: (from, _protocol, frame) => from === 'b' && sent.push(decodeMessage(frame).type) });
+    const unknown = Array.from({ length: MAX_WANTS_PER_MESSAGE }, (_, i) => ({ id: i.toString(16).padStart(32, 'f'), sv: new Uint8Array([0]) }));
+    await hostile.send({ type: 'want-docs', wants: unknown });
+    await hostile.send({ type: 'caught-up', seq: 0 });
+    await readUntil(hostile.stream, 'synced');
+    expect(sent).not.toContain('docs');
+    expect(hostile.link.b.closeKinds).toEqual([]);
+    hostile.link.cut('disconnected');
+    expect(await hostile.result).toBe('completed');
+  });
+
+  it('a peer that keeps asking for more notes than the index holds, without reading the answers, is refused', async () => {
+    // A tiny window: the answers wait on the peer, so the asks pile up as they would against a peer that never reads.
+    const hostile = await hostileTo(device, { windowBytes: 1024 });
+    const note = device.engine.records().find((r) => r.path === 'note.md')!;
+    const same = Array.from({ length: MAX_WANTS_PER_MESSAGE }, () => ({ id: note.id, sv: new Uint8Array([0]) }));
+    for (let i = 0; i < 3; i += 1) await hostile.send({ type: 'want-docs', wants: same }).catch(() => undefined);
+    await expectRefused(hostile, /asked for more notes at once than this device holds/u);
+  });
+
+  it('a list longer than any sender makes is refused as it is decoded, before a single item is read', async () => {
+    const hostile = await hostileTo(device);
+    // 50,000 wants in a frame of a few KB (they compress): refused on the count.
+    const frame = manyWants(50_000);
+    expect(frame.length).toBeLessThan(5_000);
+    await hostile.send(frame);
+    await expectRefused(hostile, new RegExp(REFUSED_FRAME.slice(0, 30), 'u'));
   });
 
   it('another identity in HELLO is refused', async () => {

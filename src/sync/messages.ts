@@ -42,6 +42,8 @@ export const REFUSED_UPDATE = (path: string): string =>
 export const REFUSED_CHUNK = (path: string): string =>
   `The other device sent data for ${quotePath(path)} that does not match its checksum. Nothing was written; sync with that device stopped.`;
 export const REFUSED_TOO_BIG = 'The other device sent a change larger than the limit. Nothing was written; sync with that device stopped.';
+export const REFUSED_TOO_MANY_WANTS =
+  'The other device asked for more notes at once than this device holds. Nothing was written; sync with that device stopped.';
 export const REFUSED_VERSION = (theirs: number, ours: number): string =>
   `The other device speaks sync protocol ${theirs}, this one ${ours}. Update Vault Peers on the older device.`;
 export const REFUSED_FOLDER = 'The other device syncs a different folder.';

@@ -12,8 +12,10 @@ import { encodeMessage, type DocUpdate, type SyncMessage } from './wire';
  * peer is slow: the awaited `write` holds them back.
  */
 
-/** Entries per catch-up frame (about 100 bytes each before compression). */
+/** Entries per catch-up frame (about 100 bytes each before compression); the receiver takes twice this at most. */
 export const ENTRIES_PER_FRAME = 500;
+/** Note updates per frame; the receiver takes 2,000 at most. */
+const DOCS_PER_FRAME = 500;
 /** Note content per frame before a frame is cut (a single larger update goes in parts). */
 const DOC_BYTES_PER_FRAME = 256 * 1024;
 const PART_BYTES = 512 * 1024;
@@ -124,7 +126,7 @@ export class Outbox {
 /** Entries and pushed updates as CHANGES frames under the frame limit (updates too large for one frame become DOC_PARTs). */
 export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate[]): SyncMessage[] {
   const frames: SyncMessage[] = [];
-  for (const batch of inBatches(entries, ENTRIES_PER_FRAME, (e) => 128 + e.path.length * 3 + (e.sv?.length ?? 0))) frames.push({ type: 'changes', entries: batch, docs: [] });
+  for (const batch of inBatches(entries, ENTRIES_PER_FRAME, entryBytes)) frames.push({ type: 'changes', entries: batch, docs: [] });
   const small: DocUpdate[] = [];
   let bytes = 0;
   for (const doc of docs) {
@@ -132,7 +134,7 @@ export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate
       frames.push(...docParts(doc));
       continue;
     }
-    if (bytes + doc.update.length > DOC_BYTES_PER_FRAME && small.length > 0) {
+    if ((bytes + doc.update.length > DOC_BYTES_PER_FRAME || small.length >= DOCS_PER_FRAME) && small.length > 0) {
       frames.push({ type: 'docs', docs: small.splice(0) });
       bytes = 0;
     }
@@ -146,6 +148,11 @@ export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate
     else frames.push({ type: 'docs', docs: small });
   }
   return frames;
+}
+
+/** An entry's encoded size, over-estimated (records-codec.ts): each version and lived entry is a replica id and a counter. */
+function entryBytes(entry: Entry): number {
+  return 128 + entry.path.length * 3 + (entry.sv?.length ?? 0) + 20 * (Object.keys(entry.version).length + Object.keys(entry.lived).length);
 }
 
 /** Cuts items into batches of at most `count` items and FRAME_BUDGET estimated bytes. */

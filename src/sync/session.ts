@@ -4,7 +4,7 @@ import { serveBlob } from './blob-transfer';
 import type { BlobFetcher } from './blob-fetcher';
 import { Burst } from './burst';
 import type { ChangeSet, Folder } from './folder';
-import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_UNEXPECTED, REFUSED_VERSION, peerNoteTooBig, peerStopped, refusedPath } from './messages';
+import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_TOO_MANY_WANTS, REFUSED_UNEXPECTED, REFUSED_VERSION, peerNoteTooBig, peerStopped, refusedPath } from './messages';
 import { MAX_NOTE_BYTES } from './disk';
 import { Outbox, changeFrames, inBatches, type Producer } from './outbox';
 import { unsafePathReason } from './paths';
@@ -12,7 +12,7 @@ import { entryOf, type Entry } from './records-codec';
 import { SyncRefusal } from './refusal';
 import { isValidStateVector } from './notes';
 import { receiveDocs, receiveEntries, serveDocs, type DocWant } from './remote';
-import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
+import { BLOB_PROTOCOL, MAX_WANTS_PER_MESSAGE, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
 
 /**
  * One peer's sync over one connection (see docs/SYNC.md, "The protocol").
@@ -53,6 +53,8 @@ export class PeerSession {
   /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
   private readonly outstanding = new Map<string, number>();
   private readonly expectedBytes = new Map<string, number>();
+  /** Notes the peer asked for that are not answered yet. */
+  private wantsQueued = 0;
   /** The peer's entries for notes whose content was asked for: applied when it arrives. */
   private readonly waiting = new Map<string, Entry>();
   /** The note update being assembled from DOC_PARTs (one at a time, as the sender sends them), kept as it came. */
@@ -188,8 +190,7 @@ export class PeerSession {
       case 'doc-part':
         return this.onPart(message.id, message.total, message.offset, message.bytes);
       case 'want-docs':
-        this.outbox!.answer(this.serve(message.wants));
-        return;
+        return this.onWants(message.wants);
       case 'caught-up': {
         const first = this.theirCaughtUp === null;
         this.theirCaughtUp = Math.max(this.theirCaughtUp ?? 0, message.seq);
@@ -304,7 +305,7 @@ export class PeerSession {
   }
 
   private askFor(wants: readonly DocWant[]): void {
-    for (const batch of inBatches(wants, 2000, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
+    for (const batch of inBatches(wants, MAX_WANTS_PER_MESSAGE, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
   }
 
   private async onDocs(docs: readonly DocUpdate[]): Promise<void> {
@@ -351,6 +352,20 @@ export class PeerSession {
     await this.onDocs([{ id, update }]);
   }
 
+  /**
+   * Queues the answer to a WANT_DOCS. Only notes in the index are answered
+   * (an honest peer asks only for notes it heard of from this device), and
+   * the wants waiting for an answer are bounded by what the index could
+   * justify: a peer asking for more is refused, so a few small frames cannot
+   * queue megabytes of answers.
+   */
+  private onWants(asked: readonly DocWant[]): void {
+    const wants = asked.filter((want) => this.folder.index.get(want.id)?.kind === 'text');
+    this.wantsQueued += wants.length;
+    if (this.wantsQueued > this.folder.index.size + MAX_WANTS_PER_MESSAGE) throw new SyncRefusal(REFUSED_TOO_MANY_WANTS);
+    if (wants.length > 0) this.outbox!.answer(this.serve(wants));
+  }
+
   /** Answers a WANT_DOCS, a frame at a time; every asked note gets an answer (empty if there is nothing to send), so the asker can tell it is done. */
   private serve(wants: readonly DocWant[]): Producer {
     let at = 0;
@@ -360,6 +375,7 @@ export class PeerSession {
       if (at >= wants.length) return null;
       const batch = wants.slice(at, at + 64);
       at += batch.length;
+      this.wantsQueued -= batch.length;
       const found = await serveDocs(this.folder, batch);
       const answered = new Set(found.map((d) => d.id));
       const docs = [...found, ...batch.filter((w) => !answered.has(w.id)).map((w) => ({ id: w.id, update: new Uint8Array([0, 0]) }))];
