@@ -6,7 +6,8 @@ import { SyncRefusal } from '../../src/sync/refusal';
 import { BLOB_PROTOCOL, MAX_WANTS_PER_MESSAGE, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type SyncMessage } from '../../src/sync/wire';
 import { memoryLink, type MemoryLink, type MemoryLinkOptions } from '../support/memory-connection';
 import { manyWants } from './frames';
-import { Device, bothFinished, connect, converged, nodeIdOf, waitFor } from '../support/sync-harness';
+import { Device, bothFinished, connect, converged, nodeIdOf, nodeSha256, waitFor } from '../support/sync-harness';
+import { CHUNK_BYTES, chunkHashesOf, hashOfChunks } from '../../src/sync/hash';
 
 /**
  * A peer that speaks the protocol by hand, to send what a real engine never
@@ -132,6 +133,21 @@ describe('a hostile peer', () => {
     // A head whose chunk hashes do not add up to the content hash it claims.
     await blob.write(encodeMessage({ type: 'head', size: 3, chunks: [new Uint8Array(32).fill(7)] }));
     await expectRefused(hostile, /does not match its checksum/u);
+  });
+
+  it('an attachment whose HEAD claims another size than its entry announced is refused, even with chunks that add up', async () => {
+    const hostile = await hostileTo(device);
+    const served = firstValueFrom(hostile.link.a.incomingStreams(BLOB_PROTOCOL).pipe(take(1)));
+    // Real content of three chunks, announced as 10 bytes: without the size check it would be staged in full.
+    const content = new Uint8Array(CHUNK_BYTES * 2 + 100).fill(5);
+    const chunks = await chunkHashesOf(content, nodeSha256);
+    const hash = await hashOfChunks(chunks, nodeSha256);
+    await hostile.send({ type: 'changes', entries: [entry('small.png', { id: 'd'.repeat(32), hash, size: 10 })], docs: [] });
+    const blob = await served;
+    expect(decodeMessage((await blob.read())!)).toMatchObject({ type: 'want', hash });
+    await blob.write(encodeMessage({ type: 'head', size: content.length, chunks }));
+    await blob.write(encodeMessage({ type: 'chunk', index: 0, bytes: content.subarray(0, CHUNK_BYTES) })).catch(() => undefined);
+    await expectRefused(hostile, /announced "small.png" at one size and sent another/u);
   });
 
   it('a note entry over the size limit is skipped and logged, and the session goes on', async () => {

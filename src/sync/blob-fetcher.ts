@@ -100,9 +100,10 @@ export class BlobFetcher {
     this.inFlight.set(hash, source.deviceId);
     this.folder.fetching.add(hash);
     this.busy.set(source.deviceId, this.busyWith(source.deviceId) + 1);
-    const path = this.folder.wanting(hash)[0]?.path ?? hash;
+    const record = this.folder.wanting(hash)[0];
     try {
-      const outcome = await fetchBlob(this.folder, source.connection, hash, path, (bytes) => source.onBytes(bytes));
+      const progress = { onStart: () => undefined, onBytes: (bytes: number) => source.onBytes(bytes), onStream: () => undefined };
+      const outcome = await fetchBlob(this.folder, source.connection, hash, record?.path ?? hash, record?.size ?? 0, progress);
       if (outcome === 'gone') {
         this.markGone(hash, source.deviceId);
       } else if (!this.stopped) {

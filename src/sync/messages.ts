@@ -41,6 +41,8 @@ export const REFUSED_UPDATE = (path: string): string =>
   `The other device sent a damaged change to ${quotePath(path)}. Nothing was written; sync with that device stopped.`;
 export const REFUSED_CHUNK = (path: string): string =>
   `The other device sent data for ${quotePath(path)} that does not match its checksum. Nothing was written; sync with that device stopped.`;
+export const REFUSED_SIZE = (path: string): string =>
+  `The other device announced ${quotePath(path)} at one size and sent another. Nothing was written; sync with that device stopped.`;
 export const REFUSED_TOO_BIG = 'The other device sent a change larger than the limit. Nothing was written; sync with that device stopped.';
 export const REFUSED_TOO_MANY_WANTS =
   'The other device asked for more notes at once than this device holds. Nothing was written; sync with that device stopped.';
