@@ -83,7 +83,10 @@ describe("a peer's started … progress … finished cycle", () => {
       const scheduler = getScheduler();
       const events = recordBurst(
         scheduler,
-        (b) => ({ s: () => b.expect(4, 400), d: () => b.done(1, 100), f: () => b.finish() }),
+        (b) => {
+          let n = 0;
+          return { s: () => b.expect(['1', '2', '3', '4'], 400), d: () => b.done([String((n += 1))], 100), f: () => b.finish() };
+        },
         's 10ms d 10ms d 150ms d 10ms f',
         cold,
       );
@@ -92,9 +95,22 @@ describe("a peer's started … progress … finished cycle", () => {
     });
   });
 
+  it('counts files, not messages: a note sent and received in one cycle is one file', () => {
+    newTestScheduler().run(({ cold, expectObservable }) => {
+      const events = recordBurst(
+        getScheduler(),
+        (b) => ({ s: () => b.done(['n'], 0), r: () => b.expect(['n'], 59), d: () => b.done(['n'], 59), f: () => b.finish() }),
+        'r s d 200ms f',
+        cold,
+      );
+      // Received (expected), sent and applied: one file throughout.
+      expectObservable(events).toBe('(ab) 96ms c 102ms d', { a: 'started', b: 'p0/1', c: 'p1/1', d: 'finished' });
+    });
+  });
+
   it('starts a new cycle for the next burst', () => {
     newTestScheduler().run(({ cold, expectObservable }) => {
-      const events = recordBurst(getScheduler(), (b) => ({ s: () => b.expect(1, 0), f: () => b.finish() }), 's 500ms f 500ms s 500ms f', cold);
+      const events = recordBurst(getScheduler(), (b) => ({ s: () => b.expect(['1'], 0), f: () => b.finish() }), 's 500ms f 500ms s 500ms f', cold);
       expectObservable(events).toBe('(ab) 497ms (cd) 497ms (ab) 497ms (cd)', { a: 'started', b: 'p0/1', c: 'p1/1', d: 'finished' });
     });
   });

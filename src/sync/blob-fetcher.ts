@@ -17,6 +17,8 @@ import { materialize } from './writer';
 export interface BlobSource {
   readonly deviceId: string;
   readonly connection: PeerConnection;
+  /** A transfer from this peer started: `bytes` are to come. */
+  onStart(bytes: number): void;
   onBytes(bytes: number): void;
   /** The peer sent data that does not match its hash: end its session. */
   refuse(refusal: SyncRefusal): void;
@@ -102,7 +104,7 @@ export class BlobFetcher {
     this.busy.set(source.deviceId, this.busyWith(source.deviceId) + 1);
     const record = this.folder.wanting(hash)[0];
     try {
-      const progress = { onStart: () => undefined, onBytes: (bytes: number) => source.onBytes(bytes), onStream: () => undefined };
+      const progress = { onStart: (bytes: number) => source.onStart(bytes), onBytes: (bytes: number) => source.onBytes(bytes), onStream: () => undefined };
       const outcome = await fetchBlob(this.folder, source.connection, hash, record?.path ?? hash, record?.size ?? 0, progress);
       if (outcome === 'gone') {
         this.markGone(hash, source.deviceId);
