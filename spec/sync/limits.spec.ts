@@ -1,4 +1,6 @@
-import { firstValueFrom, skipWhile } from 'rxjs';
+import { Observable, Subject, filter, firstValueFrom, merge, skipWhile } from 'rxjs';
+import type { FileChange } from '../../src/sync/ports';
+import { MemoryVault } from '../support/memory-vault';
 import { SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
 import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
 
@@ -23,6 +25,51 @@ function link(a: Device, b: Device, options = {}): Connection {
 afterEach(async () => {
   for (const c of links.splice(0)) c.disconnect();
   for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
+});
+
+const notSyncedPaths = (d: Device): Promise<string[]> => firstValueFrom(d.engine.notSynced$).then((m) => [...m.keys()]);
+
+/** A vault whose watcher can be muted (as one that dropped events) and told to rescan. */
+class QuietVault extends MemoryVault {
+  muted = false;
+  private readonly rescans = new Subject<FileChange>();
+  override watch(): Observable<FileChange> {
+    return merge(super.watch().pipe(filter(() => !this.muted)), this.rescans);
+  }
+  rescan(): void {
+    this.rescans.next({ type: 'rescan' });
+  }
+}
+
+describe('the not-synced list', () => {
+  it('drops a file once it is renamed to a name that syncs, or deleted', async () => {
+    const a = await start('a', { 'what?.md': 'q\n', 'CON.md': 'reserved\n', 'fine.md': 'f\n' });
+    const b = await start('b');
+    link(a, b);
+    await waitFor(async () => (await notSyncedPaths(a)).length === 2, 'both listed');
+    a.vault.move('what?.md', 'what.md');
+    await waitFor(() => b.vault.text('what.md') === 'q\n', 'the renamed file to sync');
+    expect(await notSyncedPaths(a)).toEqual(['CON.md']);
+    a.vault.delete('CON.md');
+    await waitFor(async () => (await notSyncedPaths(a)).length === 0, 'the deleted file to leave the list');
+  });
+
+  it('is rebuilt by a rescan: a file removed while the watcher missed it leaves the list', async () => {
+    const vault = new QuietVault();
+    vault.put('CON.md', 'reserved\n');
+    vault.put('fine.md', 'f\n');
+    const a = new Device('a', {}, vault);
+    await a.open();
+    devices.push(a);
+    await waitFor(async () => (await notSyncedPaths(a)).includes('CON.md'), 'listed');
+    vault.muted = true;
+    vault.delete('CON.md');
+    vault.muted = false;
+    await a.engine.settled();
+    expect(await notSyncedPaths(a)).toEqual(['CON.md']);
+    vault.rescan();
+    await waitFor(async () => (await notSyncedPaths(a)).length === 0, 'the rescan to drop it');
+  });
 });
 
 describe('a note that grows past 8 MiB', () => {
@@ -51,6 +98,7 @@ describe('a note that grows past 8 MiB', () => {
     expect(c.errors).toEqual({ a: null, b: null });
     a.vault.put('big.md', 'small again\n');
     await waitFor(() => b.vault.text('big.md') === 'small again\n', 'the note to sync again');
+    await waitFor(async () => !(await notSyncedPaths(a)).includes('big.md'), 'the not-synced entry to go');
   }, 30_000);
 });
 

@@ -51,6 +51,8 @@ export type FolderEvent =
   | { readonly type: 'merged'; readonly path: string; readonly peer: string | null }
   | { readonly type: 'conflict'; readonly path: string; readonly copy: string; readonly peer: string | null }
   | { readonly type: 'not-synced'; readonly path: string; readonly reason: string }
+  /** A path reported not synced is synced again, or gone (renamed, deleted): it leaves the not-synced list. */
+  | { readonly type: 'now-synced'; readonly path: string }
   | { readonly type: 'error'; readonly message: string };
 
 export class Folder {
@@ -85,6 +87,7 @@ export class Folder {
   private readonly events = new Subject<FolderEvent>();
   readonly changes$: Observable<ChangeSet> = this.changes.asObservable();
   readonly events$: Observable<FolderEvent> = this.events.asObservable();
+  private readonly notSyncedPaths = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -231,6 +234,22 @@ export class Folder {
 
   emit(event: FolderEvent): void {
     this.events.next(event);
+  }
+
+  /** A file that stays on this device, with the reason (listed until `nowSynced`). */
+  notSynced(path: string, reason: string): void {
+    this.notSyncedPaths.add(path);
+    this.emit({ type: 'not-synced', path, reason });
+  }
+
+  /** The file at `path` syncs again, or is gone: whatever was said about it no longer holds. */
+  nowSynced(path: string): void {
+    if (this.notSyncedPaths.delete(path)) this.emit({ type: 'now-synced', path });
+  }
+
+  /** Paths reported not synced, for a rescan to look at again. */
+  get notSyncedNow(): ReadonlySet<string> {
+    return this.notSyncedPaths;
   }
 
   peerMark(deviceId: string): PeerMark {

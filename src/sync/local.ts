@@ -45,13 +45,14 @@ export async function ingestChanges(folder: Folder, changes: readonly FileChange
   }
   const files = new Set<string>();
   for (const path of paths) {
-    const known = folder.index.atDisk(path);
-    if (known || (await folder.files.stat(path))) {
+    // A file the index or the not-synced list knows (deleted now, or not), or a file on disk.
+    if (folder.index.atDisk(path) || folder.notSyncedNow.has(path) || (await folder.files.stat(path))) {
       files.add(path);
       continue;
     }
     // Not a file: a folder that went away, or one that appeared (a watcher may report only the folder).
     for (const record of folder.index.underDisk(path)) files.add(record.disk!.path);
+    for (const listed of folder.notSyncedNow) if (listed.startsWith(`${path}/`)) files.add(listed);
     const listed = await folder.files.list({ skipFolder: (f) => folder.filter.skipsFolder(f) });
     for (const stat of listed) if (stat.path.startsWith(`${path}/`)) files.add(stat.path);
   }
@@ -74,6 +75,8 @@ export async function scanFolder(folder: Folder, genesis: boolean): Promise<File
     if (!record || record.disk!.path !== stat.path || record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) paths.add(stat.path);
   }
   for (const record of folder.index.values()) if (record.disk && !onDisk.has(pathKey(record.disk.path))) paths.add(record.disk.path);
+  // Files listed as not synced are looked at again (the list is rebuilt): gone ones leave it.
+  for (const path of folder.notSyncedNow) paths.add(path);
   return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis });
 }
 
@@ -97,16 +100,21 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     const unsafe = unsafePathReason(path);
     if (unsafe) {
       // Hidden files are skipped quietly (the config folder, .git, .DS_Store); other names are listed as not synced.
-      if (!SILENT.has(unsafe) && (await folder.files.stat(path))) folder.emit({ type: 'not-synced', path, reason: notSynced(path, unsafe) });
+      if (!SILENT.has(unsafe) && (await folder.files.stat(path))) folder.notSynced(path, notSynced(path, unsafe));
+      else folder.nowSynced(path);
       continue;
     }
-    if (folder.filter.excludedReason(path)) continue;
     const stat = await folder.files.stat(path);
-    if (stat && folder.filter.excludedReason(path, stat.size)) continue;
     const record = folder.index.atDisk(path);
+    // Another file of this name in another case: the other devices could not keep both.
+    const otherCase = stat && record && record.disk!.path !== path ? PATH_CASE(record.disk!.path) : null;
+    const tooBig = stat && record?.kind === 'text' && stat.size > MAX_NOTE_BYTES;
+    // An earlier reason no longer holds unless it is given again below.
+    if (!otherCase && !tooBig) folder.nowSynced(path);
+    if (folder.filter.excludedReason(path)) continue;
+    if (stat && folder.filter.excludedReason(path, stat.size)) continue;
     if (record && record.disk!.path !== path) {
-      // Another file of this name in another case: the other devices could not keep both.
-      if (stat) folder.emit({ type: 'not-synced', path, reason: notSynced(path, PATH_CASE(record.disk!.path)) });
+      if (otherCase) folder.notSynced(path, notSynced(path, otherCase));
       continue;
     }
     if (!stat) {
@@ -114,10 +122,10 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
       continue;
     }
     if (record && !readNotes && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
-    if (record?.kind === 'text' && stat.size > MAX_NOTE_BYTES) {
+    if (tooBig) {
       // A note that grew past the limit stays a note (its id and history are a note's): it is left alone, and the
       // record keeps its last synced version, until the file is small enough again.
-      if (record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) folder.emit({ type: 'not-synced', path, reason: notSynced(path, NOTE_TOO_BIG) });
+      if (record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) folder.notSynced(path, notSynced(path, NOTE_TOO_BIG));
       continue;
     }
     if (record?.kind === 'blob' && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
