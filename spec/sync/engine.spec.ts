@@ -1,6 +1,8 @@
 import { firstValueFrom, skipWhile, take } from 'rxjs';
 import { BLOB_PROTOCOL, SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
+import type { FileStat } from '../../src/sync/ports';
 import { memoryLink, type MemoryLink } from '../support/memory-connection';
+import { MemoryVault } from '../support/memory-vault';
 import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
 
 const devices: Device[] = [];
@@ -140,6 +142,18 @@ describe('the engine, when things stop', () => {
     await waitFor(() => c.link.a.openStreams === 0 && c.link.b.openStreams === 0, 'streams to close');
     await waitFor(() => b.engine.records().length > 0, 'b to hold the note');
     expect(c.errors.b).toBeNull();
+  });
+
+  it('a failed open (the folder cannot be listed) rejects with the reason and leaves no watcher behind', async () => {
+    class UnlistableVault extends MemoryVault {
+      override list(): Promise<FileStat[]> {
+        return Promise.reject(new Error('EACCES: permission denied'));
+      }
+    }
+    const vault = new UnlistableVault();
+    const device = new Device('u', {}, vault);
+    await expect(device.open()).rejects.toThrow(/EACCES/u);
+    expect(vault.watchers).toBe(0);
   });
 
   it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {

@@ -115,7 +115,13 @@ export class VaultSyncEngine implements SyncEngine {
       ...(options.trace ? { trace: options.trace } : {}),
     });
     const engine = new VaultSyncEngine(folder, scheduler, options);
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (error) {
+      // The watcher and the retry loop are already running: a failed open must not leave them behind.
+      await engine.close().catch(() => undefined);
+      throw error;
+    }
     return engine;
   }
 
