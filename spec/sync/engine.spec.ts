@@ -1,6 +1,6 @@
-import { firstValueFrom, skipWhile, take } from 'rxjs';
+import { Observable, Subject, filter, firstValueFrom, merge, skipWhile, take } from 'rxjs';
 import { BLOB_PROTOCOL, SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
-import type { FileStat } from '../../src/sync/ports';
+import type { FileChange, FileStat } from '../../src/sync/ports';
 import { memoryLink, type MemoryLink } from '../support/memory-connection';
 import { MemoryVault } from '../support/memory-vault';
 import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
@@ -154,6 +154,39 @@ describe('the engine, when things stop', () => {
     const device = new Device('u', {}, vault);
     await expect(device.open()).rejects.toThrow(/EACCES/u);
     expect(vault.watchers).toBe(0);
+  });
+
+  it('a watcher that fails for good stops syncing cleanly: the error is shown, the peer is told, new sessions are refused', async () => {
+    class BreakingVault extends MemoryVault {
+      private readonly failure = new Subject<FileChange>();
+      override watch(): Observable<FileChange> {
+        return merge(super.watch(), this.failure);
+      }
+      break(error: Error): void {
+        this.failure.error(error);
+      }
+    }
+    const vault = new BreakingVault();
+    vault.put('n.md', 'n\n');
+    const a = new Device('a', {}, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const aLog = firstValueFrom(a.engine.activity$.pipe(filter((e) => e.kind === 'error'), take(1)));
+    vault.break(new Error('EIO: the drive went away'));
+    expect((await aLog).message).toMatch(/Stopped watching the folder \(EIO: the drive went away\).*syncing stopped. Restart Vault Peers/u);
+    await waitFor(() => c.errors.a !== null, "a's session to end with the reason");
+    expect(String(c.errors.a)).toMatch(/Stopped watching the folder/u);
+    // b was told (BYE): its session ends cleanly, not as a failure, with the reason in its log.
+    const told = async (): Promise<boolean> => (await firstValueFrom(b.engine.activityLog$)).some((e) => /can no longer watch its folder/u.test(e.message));
+    await waitFor(told, 'b to be told why');
+    expect(c.errors.b).toBeNull();
+    expect(vault.watchers).toBe(0);
+    const again = await firstValueFrom(a.engine.syncWithPeer(memoryLink(a.id, b.id).a)).catch((error: unknown) => error);
+    expect(String(again)).toMatch(/Stopped watching the folder/u);
+    expect((await firstValueFrom(a.engine.peers$)).get(b.id)).toMatchObject({ state: 'stopped', lastError: expect.stringMatching(/Stopped watching/u) });
   });
 
   it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {

@@ -27,6 +27,7 @@ import { SyncStatus, conflictCopies, type ConflictCopy } from './status';
 import { batchChanges, retryWhilePending } from './timing';
 import { materialize } from './writer';
 import { resolveConflict, type ConflictChoice } from './conflicts';
+import { WATCH_FAILED_BYE, watchFailed } from './messages';
 
 /**
  * The sync engine for one folder: implements core's `SyncEngine` (one
@@ -66,6 +67,8 @@ export class VaultSyncEngine implements SyncEngine {
   private readonly sessions = new Set<PeerSession>();
   private readonly subscriptions: Subscription[] = [];
   private closed = false;
+  /** Why syncing stopped for good (the watcher failed), or null. */
+  private halted: string | null = null;
   /** Per-peer sync state, for `vault-peers status` and the status view. */
   readonly peers$;
   /** The last ACTIVITY_LOG_SIZE things that happened (merges, conflicts, files not synced, errors), oldest first. */
@@ -145,7 +148,7 @@ export class VaultSyncEngine implements SyncEngine {
             ),
           ),
         )
-        .subscribe(),
+        .subscribe({ error: (error: unknown) => this.watchFailed(error) }),
     );
     // Writes that could not be done yet (a file in the way, a full disk) are tried again with backoff.
     // (An attachment waiting for content is the fetcher's, unless the content has since appeared on this disk.)
@@ -166,10 +169,25 @@ export class VaultSyncEngine implements SyncEngine {
     for (const key of await this.options.files.listStaged()) if (!folder.wanted.has(key)) await this.options.files.discardStaged(key);
   }
 
+  /**
+   * The folder can no longer be watched: changes made here would be missed, so
+   * every session stops (peers are told why, and each session ends with this
+   * error) and new ones are refused until the host opens a new engine.
+   */
+  private watchFailed(error: unknown): void {
+    this.halted = watchFailed(errorMessage(error));
+    this.folder.emit({ type: 'error', message: this.halted });
+    for (const session of this.sessions) session.stop(WATCH_FAILED_BYE);
+  }
+
   syncWithPeer(connection: PeerConnection): Observable<SyncEvent> {
     return new Observable<SyncEvent>((subscriber) => {
       if (this.closed) {
         subscriber.complete();
+        return undefined;
+      }
+      if (this.halted) {
+        subscriber.error(new Error(this.halted));
         return undefined;
       }
       const deviceId = connection.remoteNodeId;
@@ -192,8 +210,9 @@ export class VaultSyncEngine implements SyncEngine {
       session.run().then(
         () => {
           this.sessions.delete(session);
-          this.status.onSessionEnd(deviceId, null);
-          subscriber.complete();
+          this.status.onSessionEnd(deviceId, this.halted);
+          if (this.halted) subscriber.error(new Error(this.halted));
+          else subscriber.complete();
         },
         (error: unknown) => {
           this.sessions.delete(session);

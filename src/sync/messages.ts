@@ -60,5 +60,10 @@ export const peerStopped = (reason: string): string => `The other device stopped
 
 /* ---- local trouble (retried; shown as a peer's or the folder's last error) ---- */
 
+/** The folder's watcher failed for good: syncing stops (shown here, and the reason the session ends). */
+export const watchFailed = (error: string): string =>
+  `Stopped watching the folder (${error}), so changes made on this device could be missed: syncing stopped. Restart Vault Peers (reload the plugin, or run \`vault-peers run\` again) to sync again.`;
+/** What the other device is told when this one stops watching its folder. */
+export const WATCH_FAILED_BYE = 'The other device can no longer watch its folder, so it stopped syncing.';
 export const writeFailed = (path: string, error: string): string =>
   `Could not write ${quotePath(path)}: ${error}. It will be retried; free some space or fix the folder's permissions.`;
