@@ -102,6 +102,30 @@ describe('a note that grows past 8 MiB', () => {
   }, 30_000);
 });
 
+describe('a note that is no longer valid UTF-8', () => {
+  it('is listed as not synced and left alone, byte for byte, and nothing stays pending; valid text syncs again', async () => {
+    const a = await start('a', { 'n.md': 'text\n', 'other.md': 'o\n' });
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    await converged([a, b]);
+    const garbage = new Uint8Array([0x74, 0x65, 0xff, 0xfe, 0x78, 0x0a]);
+    a.vault.put('n.md', garbage);
+    const listed = await firstValueFrom(a.engine.notSynced$.pipe(skipWhile((m) => !m.has('n.md'))));
+    expect(listed.get('n.md')!.reason).toMatch(/Not synced: "n.md": the note is no longer valid UTF-8 text/u);
+    a.vault.put('other.md', 'o2\n');
+    await waitFor(() => b.vault.text('other.md') === 'o2\n', 'an unrelated edit');
+    await a.engine.settled();
+    expect([...a.vault.bytes('n.md')!]).toEqual([...garbage]);
+    expect(b.vault.text('n.md')).toBe('text\n');
+    expect(a.engine.pending()).toEqual({ files: 0, bytes: 0 });
+    expect(a.vault.engineWrites).toEqual([]);
+    a.vault.put('n.md', 'text again\n');
+    await waitFor(() => b.vault.text('n.md') === 'text again\n', 'the note to sync again');
+    await waitFor(async () => !(await notSyncedPaths(a)).includes('n.md'), 'the not-synced entry to go');
+  });
+});
+
 describe('a note update larger than a frame', () => {
   const words = (n: number, seed: number): string => Array.from({ length: n }, (_, i) => `w${(i * 7919 + seed) % 100_003}`).join(' ');
 

@@ -26,6 +26,8 @@ export const PATH_HIDDEN = 'hidden files and folders (names starting with ".") a
 export const PATH_SYNCTHING = "Syncthing's temporary files are never synced";
 export const PATH_CONFIG = "the config folder is never synced: each device keeps its own";
 export const PATH_CASE = (other: string): string => `it differs only in case from ${quotePath(other)}, which another device could not tell apart`;
+export const NOTE_NOT_UTF8 =
+  'the note is no longer valid UTF-8 text (another program wrote other bytes into it); it syncs again once it is saved as UTF-8';
 export const NOTE_TOO_BIG =
   'the note grew over 8 MiB, the largest note Vault Peers merges; it syncs again once it is smaller (edits from other devices wait until then), or rename it to another extension to sync it as a whole file';
 
