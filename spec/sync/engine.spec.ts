@@ -1,6 +1,8 @@
 import { Observable, Subject, filter, firstValueFrom, merge, skipWhile, take } from 'rxjs';
 import { BLOB_PROTOCOL, SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
-import type { FileChange, FileStat } from '../../src/sync/ports';
+import * as Y from 'yjs';
+import type { FileChange, FileStat, StoreBatch } from '../../src/sync/ports';
+import { MemorySyncStore } from '../support/memory-store';
 import { memoryLink, type MemoryLink } from '../support/memory-connection';
 import { MemoryVault } from '../support/memory-vault';
 import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
@@ -187,6 +189,51 @@ describe('the engine, when things stop', () => {
     const again = await firstValueFrom(a.engine.syncWithPeer(memoryLink(a.id, b.id).a)).catch((error: unknown) => error);
     expect(String(again)).toMatch(/Stopped watching the folder/u);
     expect((await firstValueFrom(a.engine.peers$)).get(b.id)).toMatchObject({ state: 'stopped', lastError: expect.stringMatching(/Stopped watching/u) });
+  });
+
+  it.each(['a local edit', "a peer's edit"])('a store commit that fails while taking %s leaves memory as the store has it: nothing is lost from the store', async (which) => {
+    class FailingStore extends MemorySyncStore {
+      failNoteCommit = false;
+      override commit(batch: StoreBatch): Promise<void> {
+        if (this.failNoteCommit && (batch.docs ?? []).some((d) => d.update)) {
+          this.failNoteCommit = false;
+          return Promise.reject(new Error('EIO: the store could not be written'));
+        }
+        return super.commit(batch);
+      }
+    }
+    const a = await start('a', { 'n.md': 'one\ntwo\n' });
+    const b = new Device('b');
+    const store = new FailingStore();
+    b.store = store;
+    await b.open();
+    devices.push(b);
+    let c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    await converged([a, b]);
+    const id = b.engine.records()[0]!.id;
+    store.failNoteCommit = true;
+    if (which === 'a local edit') {
+      b.vault.put('n.md', 'one, first edit\ntwo\n');
+      await waitFor(() => !store.failNoteCommit, 'the failed commit');
+      await b.engine.settled();
+      b.vault.put('n.md', 'one, first edit\ntwo, second edit\n');
+    } else {
+      a.vault.put('n.md', 'one, first edit\ntwo\n');
+      await waitFor(() => !store.failNoteCommit, 'the failed commit');
+      // The session that failed to store it ends; the next one brings the edit again.
+      await waitFor(() => c.errors.b !== null, 'the session to end');
+      c.disconnect();
+      c = link(a, b);
+      a.vault.put('n.md', 'one, first edit\ntwo, second edit\n');
+    }
+    await waitFor(() => a.vault.text('n.md') === 'one, first edit\ntwo, second edit\n' && b.vault.text('n.md') === a.vault.text('n.md'), 'both edits on both');
+    await b.engine.settled();
+    // What the store holds for the note is the whole text: a restart (or an eviction) loses neither edit.
+    const stored = (await store.loadDoc(id))!;
+    const doc = new Y.Doc();
+    for (const update of stored.updates) Y.applyUpdate(doc, update);
+    expect(doc.getText('t').toString()).toBe('one, first edit\ntwo, second edit\n');
   });
 
   it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {

@@ -189,7 +189,15 @@ export class Folder {
     readonly echoes?: ReadonlySet<string>;
   }): Promise<void> {
     const records = change.records ?? [];
-    await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    try {
+      await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    } catch (error) {
+      // The notes' documents were changed in memory for this commit: forget them, so they are reloaded as the
+      // store has them and the change is taken again (from the disk, or the peer) instead of being lost from the store.
+      for (const doc of change.docs ?? []) this.notes.drop(doc.id);
+      for (const record of records) if (record.kind === 'text') this.notes.drop(record.id);
+      throw error;
+    }
     for (const record of records) {
       this.index.put(record);
       this.track(record);
