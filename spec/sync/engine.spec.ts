@@ -236,6 +236,25 @@ describe('the engine, when things stop', () => {
     expect(doc.getText('t').toString()).toBe('one, first edit\ntwo, second edit\n');
   });
 
+  it('a change the watcher dropped is found by the periodic rescan and synced', async () => {
+    class DeafVault extends MemoryVault {
+      deaf = false;
+      override watch(): Observable<FileChange> {
+        return super.watch().pipe(filter(() => !this.deaf));
+      }
+    }
+    const vault = new DeafVault();
+    const a = new Device('a', { engine: { rescanMs: 40 } }, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    vault.deaf = true;
+    vault.put('missed.md', 'the watcher never said\n');
+    await waitFor(() => b.vault.text('missed.md') === 'the watcher never said\n', 'the rescan to find it');
+  });
+
   it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {
     const a = await start('a');
     const b = await start('b');

@@ -2,8 +2,20 @@ import { Observable, asyncScheduler, map, type SchedulerLike } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { Burst } from '../../src/sync/burst';
 import { goneDelay } from '../../src/sync/blob-fetcher';
-import { batchChanges, retryDelay, retryWhilePending } from '../../src/sync/timing';
+import { batchChanges, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
 import { newTestScheduler } from '../support/marbles';
+
+describe('periodic rescans', () => {
+  it('adds a rescan every period between the watcher\'s events, and stops with the watcher (its error included)', () => {
+    newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const events = hot('a 150ms b 200ms #');
+      const out = events.pipe(withPeriodicRescan('r', 100, getScheduler()));
+      // a at 0, r at 100, b at 151, r at 200 and 300, the watcher's error at 352 ends it all (no rescan at 400).
+      expectObservable(out).toBe('a 99ms r 50ms b 48ms r 99ms r 51ms #');
+      expectSubscriptions(events.subscriptions).toBe('^ 351ms !');
+    });
+  });
+});
 
 describe('batching disk events', () => {
   it('closes a batch after a quiet time, so a delete and a create in one burst meet (a move)', () => {

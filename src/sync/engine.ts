@@ -21,10 +21,10 @@ import { Folder, needsDisk } from './folder';
 import { webSha256, type Sha256 } from './hash';
 import { ingestChanges, scanFolder } from './local';
 import type { FilterSettings } from './paths';
-import type { FileRecord, SyncStore, VaultFiles } from './ports';
+import type { FileChange, FileRecord, SyncStore, VaultFiles } from './ports';
 import { PeerSession } from './session';
 import { SyncStatus, conflictCopies, type ConflictCopy } from './status';
-import { batchChanges, retryWhilePending } from './timing';
+import { RESCAN_MS, batchChanges, retryWhilePending, withPeriodicRescan } from './timing';
 import { materialize } from './writer';
 import { resolveConflict, type ConflictChoice } from './conflicts';
 import { WATCH_FAILED_BYE, watchFailed } from './messages';
@@ -51,6 +51,8 @@ export interface SyncEngineOptions {
   readonly debounceMs?: number;
   /** Longest a batch of disk events is held while events keep coming, in ms (default 1000). */
   readonly maxBatchMs?: number;
+  /** The whole folder is compared with the index this often, in ms (default one hour), in case the watcher dropped events. */
+  readonly rescanMs?: number;
   /** Progress events at most this often, in ms (default 250). */
   readonly progressMs?: number;
   /** Notes' documents kept in memory (default 64). */
@@ -137,6 +139,7 @@ export class VaultSyncEngine implements SyncEngine {
       this.options.files
         .watch()
         .pipe(
+          withPeriodicRescan<FileChange>({ type: 'rescan' }, this.options.rescanMs ?? RESCAN_MS, this.scheduler),
           batchChanges(this.options.debounceMs ?? 50, this.options.maxBatchMs ?? 1000, this.scheduler),
           concatMap((batch) =>
             defer(() => from(folder.run(async () => materialize(folder, idsNeedingDisk(await ingestChanges(folder, batch)))))).pipe(
