@@ -114,6 +114,23 @@ describe('the engine, when things stop', () => {
     expect(b.vault.stagedKeys()).toEqual([]);
   }, 30_000);
 
+  it('close() in the middle of a large transfer ends the fetch at once: its stream is reset, the rest is not sent', async () => {
+    const content = big(3_000_000, 9);
+    const a = await start('a', { 'film.mp4': content });
+    const b = await start('b');
+    let blobBytes = 0;
+    const c = link(a, b, { windowBytes: 64 * 1024, latencyMs: 25, tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (blobBytes += frame.length) });
+    await waitFor(() => blobBytes > 600_000, 'part of the transfer');
+    await b.engine.close();
+    devices.splice(devices.indexOf(b), 1);
+    const atClose = blobBytes;
+    await waitFor(() => c.link.a.openStreams === 0 && c.link.b.openStreams === 0, 'every stream to end');
+    // What was in flight (a window and a chunk) at most, not the rest of the file.
+    expect(blobBytes - atClose).toBeLessThan(1_200_000);
+    expect(b.vault.paths()).toEqual([]);
+    expect(b.vault.stagedKeys()).toHaveLength(1);
+  }, 30_000);
+
   it('a kill -9 in the middle of a large transfer: no partial file after restart, and the transfer resumes', async () => {
     const content = big(2_500_000, 3);
     const a = await start('a', { 'archive.zip': content });
