@@ -197,7 +197,8 @@ export class PeerSession {
       case 'synced':
         return this.onSynced(message.seq);
       case 'bye':
-        // The peer stopped syncing (it is shutting down, or removed this device): the session ends, not as a failure.
+        // The peer stopped syncing cleanly (it is shutting down, or can no longer watch its folder): the session ends, not
+        // as a failure. A peer that removed this device sends no BYE: it closes the connection as removed.
         this.folder.emit({ type: 'error', message: peerStopped(message.reason) });
         this.byeReceived = true;
         return;
