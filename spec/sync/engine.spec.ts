@@ -1,6 +1,10 @@
-import { firstValueFrom, skipWhile, take } from 'rxjs';
+import { Observable, Subject, filter, firstValueFrom, merge, skipWhile, take } from 'rxjs';
 import { BLOB_PROTOCOL, SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
+import * as Y from 'yjs';
+import type { FileChange, FileStat, StoreBatch } from '../../src/sync/ports';
+import { MemorySyncStore } from '../support/memory-store';
 import { memoryLink, type MemoryLink } from '../support/memory-connection';
+import { MemoryVault } from '../support/memory-vault';
 import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
 
 const devices: Device[] = [];
@@ -110,6 +114,23 @@ describe('the engine, when things stop', () => {
     expect(b.vault.stagedKeys()).toEqual([]);
   }, 30_000);
 
+  it('close() in the middle of a large transfer ends the fetch at once: its stream is reset, the rest is not sent', async () => {
+    const content = big(3_000_000, 9);
+    const a = await start('a', { 'film.mp4': content });
+    const b = await start('b');
+    let blobBytes = 0;
+    const c = link(a, b, { windowBytes: 64 * 1024, latencyMs: 25, tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (blobBytes += frame.length) });
+    await waitFor(() => blobBytes > 600_000, 'part of the transfer');
+    await b.engine.close();
+    devices.splice(devices.indexOf(b), 1);
+    const atClose = blobBytes;
+    await waitFor(() => c.link.a.openStreams === 0 && c.link.b.openStreams === 0, 'every stream to end');
+    // What was in flight (a window and a chunk) at most, not the rest of the file.
+    expect(blobBytes - atClose).toBeLessThan(1_200_000);
+    expect(b.vault.paths()).toEqual([]);
+    expect(b.vault.stagedKeys()).toHaveLength(1);
+  }, 30_000);
+
   it('a kill -9 in the middle of a large transfer: no partial file after restart, and the transfer resumes', async () => {
     const content = big(2_500_000, 3);
     const a = await start('a', { 'archive.zip': content });
@@ -140,6 +161,115 @@ describe('the engine, when things stop', () => {
     await waitFor(() => c.link.a.openStreams === 0 && c.link.b.openStreams === 0, 'streams to close');
     await waitFor(() => b.engine.records().length > 0, 'b to hold the note');
     expect(c.errors.b).toBeNull();
+  });
+
+  it('a failed open (the folder cannot be listed) rejects with the reason and leaves no watcher behind', async () => {
+    class UnlistableVault extends MemoryVault {
+      override list(): Promise<FileStat[]> {
+        return Promise.reject(new Error('EACCES: permission denied'));
+      }
+    }
+    const vault = new UnlistableVault();
+    const device = new Device('u', {}, vault);
+    await expect(device.open()).rejects.toThrow(/EACCES/u);
+    expect(vault.watchers).toBe(0);
+  });
+
+  it('a watcher that fails for good stops syncing cleanly: the error is shown, the peer is told, new sessions are refused', async () => {
+    class BreakingVault extends MemoryVault {
+      private readonly failure = new Subject<FileChange>();
+      override watch(): Observable<FileChange> {
+        return merge(super.watch(), this.failure);
+      }
+      break(error: Error): void {
+        this.failure.error(error);
+      }
+    }
+    const vault = new BreakingVault();
+    vault.put('n.md', 'n\n');
+    const a = new Device('a', {}, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const aLog = firstValueFrom(a.engine.activity$.pipe(filter((e) => e.kind === 'error'), take(1)));
+    vault.break(new Error('EIO: the drive went away'));
+    expect((await aLog).message).toMatch(/Stopped watching the folder \(EIO: the drive went away\).*syncing stopped. Restart Vault Peers/u);
+    await waitFor(() => c.errors.a !== null, "a's session to end with the reason");
+    expect(String(c.errors.a)).toMatch(/Stopped watching the folder/u);
+    // b was told (BYE): its session ends cleanly, not as a failure, with the reason in its log.
+    const told = async (): Promise<boolean> => (await firstValueFrom(b.engine.activityLog$)).some((e) => /can no longer watch its folder/u.test(e.message));
+    await waitFor(told, 'b to be told why');
+    expect(c.errors.b).toBeNull();
+    expect(vault.watchers).toBe(0);
+    const again = await firstValueFrom(a.engine.syncWithPeer(memoryLink(a.id, b.id).a)).catch((error: unknown) => error);
+    expect(String(again)).toMatch(/Stopped watching the folder/u);
+    expect((await firstValueFrom(a.engine.peers$)).get(b.id)).toMatchObject({ state: 'stopped', lastError: expect.stringMatching(/Stopped watching/u) });
+  });
+
+  it.each(['a local edit', "a peer's edit"])('a store commit that fails while taking %s leaves memory as the store has it: nothing is lost from the store', async (which) => {
+    class FailingStore extends MemorySyncStore {
+      failNoteCommit = false;
+      override commit(batch: StoreBatch): Promise<void> {
+        if (this.failNoteCommit && (batch.docs ?? []).some((d) => d.update)) {
+          this.failNoteCommit = false;
+          return Promise.reject(new Error('EIO: the store could not be written'));
+        }
+        return super.commit(batch);
+      }
+    }
+    const a = await start('a', { 'n.md': 'one\ntwo\n' });
+    const b = new Device('b');
+    const store = new FailingStore();
+    b.store = store;
+    await b.open();
+    devices.push(b);
+    let c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    await converged([a, b]);
+    const id = b.engine.records()[0]!.id;
+    store.failNoteCommit = true;
+    if (which === 'a local edit') {
+      b.vault.put('n.md', 'one, first edit\ntwo\n');
+      await waitFor(() => !store.failNoteCommit, 'the failed commit');
+      await b.engine.settled();
+      b.vault.put('n.md', 'one, first edit\ntwo, second edit\n');
+    } else {
+      a.vault.put('n.md', 'one, first edit\ntwo\n');
+      await waitFor(() => !store.failNoteCommit, 'the failed commit');
+      // The session that failed to store it ends; the next one brings the edit again.
+      await waitFor(() => c.errors.b !== null, 'the session to end');
+      c.disconnect();
+      c = link(a, b);
+      a.vault.put('n.md', 'one, first edit\ntwo, second edit\n');
+    }
+    await waitFor(() => a.vault.text('n.md') === 'one, first edit\ntwo, second edit\n' && b.vault.text('n.md') === a.vault.text('n.md'), 'both edits on both');
+    await b.engine.settled();
+    // What the store holds for the note is the whole text: a restart (or an eviction) loses neither edit.
+    const stored = (await store.loadDoc(id))!;
+    const doc = new Y.Doc();
+    for (const update of stored.updates) Y.applyUpdate(doc, update);
+    expect(doc.getText('t').toString()).toBe('one, first edit\ntwo, second edit\n');
+  });
+
+  it('a change the watcher dropped is found by the periodic rescan and synced', async () => {
+    class DeafVault extends MemoryVault {
+      deaf = false;
+      override watch(): Observable<FileChange> {
+        return super.watch().pipe(filter(() => !this.deaf));
+      }
+    }
+    const vault = new DeafVault();
+    const a = new Device('a', { engine: { rescanMs: 40 } }, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    vault.deaf = true;
+    vault.put('missed.md', 'the watcher never said\n');
+    await waitFor(() => b.vault.text('missed.md') === 'the watcher never said\n', 'the rescan to find it');
   });
 
   it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {

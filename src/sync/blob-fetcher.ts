@@ -1,5 +1,5 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { PeerConnection } from '../core/ports';
+import type { FrameStream, PeerConnection } from '../core/ports';
 import { errorMessage } from '../core/errors';
 import { fetchBlob } from './blob-transfer';
 import type { Folder } from './folder';
@@ -17,9 +17,9 @@ import { materialize } from './writer';
 export interface BlobSource {
   readonly deviceId: string;
   readonly connection: PeerConnection;
+  /** A transfer from this peer started: `bytes` are to come. */
+  onStart(bytes: number): void;
   onBytes(bytes: number): void;
-  /** Content fetched from this peer is in place. */
-  onPlaced(hash: string): void;
   /** The peer sent data that does not match its hash: end its session. */
   refuse(refusal: SyncRefusal): void;
 }
@@ -32,6 +32,8 @@ export class BlobFetcher {
   private readonly goneCount = new Map<string, number>();
   private readonly timers = new Set<Subscription>();
   private readonly busy = new Map<string, number>();
+  /** The streams of fetches in flight, and whose they are: reset when the fetcher stops or their peer detaches. */
+  private readonly streams = new Map<FrameStream, BlobSource>();
   private readonly settled = new Subject<string>();
   /** Emits a peer's device id when one of its fetches ended. */
   readonly settled$: Observable<string> = this.settled.asObservable();
@@ -50,6 +52,8 @@ export class BlobFetcher {
     this.kick();
     return () => {
       if (this.sources.get(source.deviceId) === source) this.sources.delete(source.deviceId);
+      // Its fetches in flight end now (their chunks so far stay staged for the next time), not when the peer finishes sending.
+      for (const [stream, owner] of this.streams) if (owner === source) stream.reset();
     };
   }
 
@@ -75,6 +79,7 @@ export class BlobFetcher {
 
   stop(): void {
     this.stopped = true;
+    for (const stream of this.streams.keys()) stream.reset();
     for (const timer of this.timers) timer.unsubscribe();
     this.timers.clear();
     this.settled.complete();
@@ -102,9 +107,20 @@ export class BlobFetcher {
     this.inFlight.set(hash, source.deviceId);
     this.folder.fetching.add(hash);
     this.busy.set(source.deviceId, this.busyWith(source.deviceId) + 1);
-    const path = this.folder.wanting(hash)[0]?.path ?? hash;
+    const record = this.folder.wanting(hash)[0];
+    let stream: FrameStream | null = null;
     try {
-      const outcome = await fetchBlob(this.folder, source.connection, hash, path, (bytes) => source.onBytes(bytes));
+      const progress = {
+        onStart: (bytes: number) => source.onStart(bytes),
+        onBytes: (bytes: number) => source.onBytes(bytes),
+        onStream: (opened: FrameStream) => {
+          stream = opened;
+          // Stopped, or the peer detached, while the stream was being opened.
+          if (this.stopped || this.sources.get(source.deviceId) !== source) opened.reset();
+          else this.streams.set(opened, source);
+        },
+      };
+      const outcome = await fetchBlob(this.folder, source.connection, hash, record?.path ?? hash, record?.size ?? 0, progress);
       if (outcome === 'gone') {
         this.markGone(hash, source.deviceId);
       } else if (!this.stopped) {
@@ -114,12 +130,12 @@ export class BlobFetcher {
         this.folder.wanted.delete(hash);
         // Placed where it is wanted; if nothing wants it any more, the writer's clean-up discards it.
         await this.folder.run(() => materialize(this.folder, ids));
-        source.onPlaced(hash);
       }
     } catch (error) {
       if (error instanceof SyncRefusal) source.refuse(error);
       else if (!this.stopped && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
+      if (stream) this.streams.delete(stream);
       this.folder.fetching.delete(hash);
       this.inFlight.delete(hash);
       this.busy.set(source.deviceId, this.busyWith(source.deviceId) - 1);

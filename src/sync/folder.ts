@@ -51,6 +51,8 @@ export type FolderEvent =
   | { readonly type: 'merged'; readonly path: string; readonly peer: string | null }
   | { readonly type: 'conflict'; readonly path: string; readonly copy: string; readonly peer: string | null }
   | { readonly type: 'not-synced'; readonly path: string; readonly reason: string }
+  /** A path reported not synced is synced again, or gone (renamed, deleted): it leaves the not-synced list. */
+  | { readonly type: 'now-synced'; readonly path: string }
   | { readonly type: 'error'; readonly message: string };
 
 export class Folder {
@@ -85,6 +87,7 @@ export class Folder {
   private readonly events = new Subject<FolderEvent>();
   readonly changes$: Observable<ChangeSet> = this.changes.asObservable();
   readonly events$: Observable<FolderEvent> = this.events.asObservable();
+  private readonly notSyncedPaths = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -186,7 +189,15 @@ export class Folder {
     readonly echoes?: ReadonlySet<string>;
   }): Promise<void> {
     const records = change.records ?? [];
-    await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    try {
+      await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    } catch (error) {
+      // The notes' documents were changed in memory for this commit: forget them, so they are reloaded as the
+      // store has them and the change is taken again (from the disk, or the peer) instead of being lost from the store.
+      for (const doc of change.docs ?? []) this.notes.drop(doc.id);
+      for (const record of records) if (record.kind === 'text') this.notes.drop(record.id);
+      throw error;
+    }
     for (const record of records) {
       this.index.put(record);
       this.track(record);
@@ -231,6 +242,22 @@ export class Folder {
 
   emit(event: FolderEvent): void {
     this.events.next(event);
+  }
+
+  /** A file that stays on this device, with the reason (listed until `nowSynced`). */
+  notSynced(path: string, reason: string): void {
+    this.notSyncedPaths.add(path);
+    this.emit({ type: 'not-synced', path, reason });
+  }
+
+  /** The file at `path` syncs again, or is gone: whatever was said about it no longer holds. */
+  nowSynced(path: string): void {
+    if (this.notSyncedPaths.delete(path)) this.emit({ type: 'now-synced', path });
+  }
+
+  /** Paths reported not synced, for a rescan to look at again. */
+  get notSyncedNow(): ReadonlySet<string> {
+    return this.notSyncedPaths;
   }
 
   peerMark(deviceId: string): PeerMark {
