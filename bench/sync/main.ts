@@ -18,11 +18,11 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, onCleanup } from './cleanup';
-import { loadAverage, now, type Context, type Options } from './context';
+import { loadAverage, now, peersFor, type Context, type Options } from './context';
 import { Link, staleNamespaces } from './netns';
 import { outage, type OutageResults } from './outage';
 import { Figures, format, markdownTable, summarize } from './report';
-import { catchUp, concurrentEdits, identicalCopies, initialSync, liveFigures, livePair } from './scenarios';
+import { catchUp, concurrentEdits, identicalCopies, initialSync, liveFigures, livePair, variantOf } from './scenarios';
 import { Syncthing, ensureSyncthing } from './syncthing';
 import type { SyncTool } from './tool';
 import { generateVault } from './vault';
@@ -205,6 +205,7 @@ async function main(): Promise<void> {
   }
 
   let outageResults: OutageResults | null = null;
+  const failures: { tool: string; what: string; reason: string }[] = [];
   const ctxBase = { opts, link, work, logFile, figures, log };
   if (opts.outage === 'only') {
     const empty = { dir: '', manifest: { files: [], noteBytes: 0, attachmentBytes: 0, folders: 0, deflateRatio: 1 } };
@@ -229,27 +230,60 @@ async function main(): Promise<void> {
     }
 
     const on = (name: string): boolean => opts.scenarios.has(name);
+    /** A failed figure is logged and recorded; the run goes on with the next one. */
+    const attempt = async <T>(tool: SyncTool, prefixes: readonly string[], what: string, run: () => Promise<T>): Promise<T | null> => {
+      try {
+        return await run();
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        log(`  FAILED: ${tool.info.label}, ${what}: ${reason}`);
+        failures.push({ tool: tool.info.id, what, reason });
+        for (const prefix of prefixes) for (const delay of tool.watcherDelays) figures.fail(prefix, variantOf(tool, delay), reason);
+        for (const side of Object.values(peersFor(ctx, tool))) await tool.stop(side).catch(() => undefined);
+        return null;
+      }
+    };
+    const LIVE = ['edit', 'rename', 'delete', 'big', 'idle'];
     log(`\nInitial sync into an empty peer, and of identical copies (${opts.runs} run(s) each; tools alternate who goes first)`);
     for (let run = 0; run < opts.runs; run += 1) {
       const order = run % 2 ? [...tools].reverse() : tools;
-      if (on('initial')) for (const tool of order) await initialSync(ctx, tool, 'notes', run);
-      if (on('identical')) for (const tool of order) await identicalCopies(ctx, tool, run);
+      if (on('initial')) for (const tool of order) await attempt(tool, ['initial', 'memory', 'cpu'], `initial sync, run ${run + 1}`, () => initialSync(ctx, tool, 'notes', run));
+      if (on('identical')) for (const tool of order) await attempt(tool, ['identical'], `identical copies, run ${run + 1}`, () => identicalCopies(ctx, tool, run));
     }
-    if (opts.attachments > 0 && on('attachments')) for (const tool of tools) await initialSync(ctx, tool, 'attachments', 0);
+    if (opts.attachments > 0 && on('attachments')) for (const tool of tools) await attempt(tool, ['attachments'], 'attachments', () => initialSync(ctx, tool, 'attachments', 0));
 
     for (const tool of on('live') || on('catchup') || on('concurrent') ? tools : []) {
       log(`\n${tool.info.label}: live changes, catch-up, concurrent edits`);
-      const { a, b } = await livePair(ctx, tool);
+      const later = [...(on('live') ? LIVE : []), ...(on('catchup') ? ['catchup'] : []), ...(on('concurrent') ? ['concurrent'] : [])];
+      const pair = await attempt(tool, later, 'starting a synced pair', () => livePair(ctx, tool));
+      if (!pair) continue;
+      const { a, b } = pair;
+      // After a failure the pair is stopped: start it again for the next figure.
+      const resume = async (): Promise<void> => {
+        if (tool.process(a)?.running && tool.process(b)?.running) return;
+        const t0 = now();
+        if (!tool.process(a)?.running) await tool.start(a);
+        if (!tool.process(b)?.running) await tool.start(b);
+        await tool.waitInSync(a, b, t0, 300_000);
+      };
       try {
-        if (on('live')) await liveFigures(ctx, tool, a, b);
-        if (on('catchup')) for (const k of opts.catchUp) for (let run = 0; run < opts.catchUpRuns; run += 1) await catchUp(ctx, tool, a, b, k, run);
-        if (on('concurrent')) await concurrentEdits(ctx, tool, a, b);
+        if (on('live')) await attempt(tool, LIVE, 'live changes', () => liveFigures(ctx, tool, a, b));
+        for (const k of on('catchup') ? opts.catchUp : []) {
+          for (let run = 0; run < opts.catchUpRuns; run += 1) await attempt(tool, [`catchup-${k}-`], `catch-up after ${k}, run ${run + 1}`, async () => {
+            await resume();
+            await catchUp(ctx, tool, a, b, k, run);
+          });
+        }
+        if (on('concurrent')) await attempt(tool, ['concurrent'], 'concurrent edits', async () => {
+          await resume();
+          await concurrentEdits(ctx, tool, a, b);
+        });
       } finally {
         await tool.stop(a);
         await tool.stop(b);
       }
     }
-    if (opts.outage === 'with' && !oursSkipped) {
+    if (opts.outage === 'with') {
       log('\nIssue 9: outage, kill -9, survivor redial (headless peers, no vault)');
       outageResults = await outage(ctx);
     }
@@ -268,9 +302,10 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, loadAtEnd: loadAverage() },
-      options: opts,
+      options: { ...opts, scenarios: [...opts.scenarios] },
       tools: tools.map((t) => t.info),
       oursSkipped,
+      failures,
       method: {
         link: 'two network namespaces joined by one veth pair (MTU 1500, gso_max_segs 1, IPv6 off); bytes = the pair\'s counters, both directions, whole frames',
         arrival: 'the other side\'s file holds exactly the expected bytes (SHA-256); one file polled every 2 ms, many files by readdir sweeps (resolution given per figure in the log)',

@@ -37,6 +37,8 @@ export interface Figure {
   readonly meets?: (ours: number, anchors: Record<string, number>) => boolean;
   readonly results: Result[];
   readonly notes: string[];
+  /** Variants whose run of this figure failed, with the reason. */
+  readonly failures: Record<string, string>;
 }
 
 export class Figures {
@@ -45,7 +47,7 @@ export class Figures {
   figure(id: string, name: string, unit: Unit, target?: string, meets?: Figure['meets']): Figure {
     let found = this.list.find((f) => f.id === id);
     if (!found) {
-      found = { id, name, unit, results: [], notes: [], ...(target ? { target } : {}), ...(meets ? { meets } : {}) };
+      found = { id, name, unit, results: [], notes: [], failures: {}, ...(target ? { target } : {}), ...(meets ? { meets } : {}) };
       this.list.push(found);
     }
     return found;
@@ -59,6 +61,11 @@ export class Figures {
     const result: Result = { variant, summary, ...extra };
     if (existing >= 0) figure.results[existing] = result;
     else figure.results.push(result);
+  }
+
+  /** Marks every figure whose id starts with `prefix` as failed for `variant` (unless it has results). */
+  fail(prefix: string, variant: string, reason: string): void {
+    for (const f of this.list) if (f.id.startsWith(prefix) && !f.results.some((r) => r.variant === variant)) f.failures[variant] = reason;
   }
 
   note(id: string, text: string): void {
@@ -86,8 +93,8 @@ export function format(value: number, unit: Unit): string {
   }
 }
 
-function cell(result: Result | undefined, unit: Unit): string {
-  if (!result) return '-';
+function cell(result: Result | undefined, unit: Unit, failure?: string): string {
+  if (!result) return failure ? 'failed (see the log)' : '-';
   const s = result.summary;
   const shown = result.show === 'p95' ? s.p95 : s.median;
   const spread = s.runs > 1 ? ` (${format(s.min, unit)}–${format(s.max, unit)}, n=${s.runs})` : ' (n=1)';
@@ -106,7 +113,8 @@ export function markdownTable(figures: readonly Figure[], oursId: string, anchor
     let met = '';
     if (f.meets && ours) met = f.meets(ours.show === 'p95' ? ours.summary.p95 : ours.summary.median, anchorValues) ? 'met' : '**not met**';
     else if (f.target && !ours) met = 'not run';
-    return `| ${f.name} | ${ours ? cell(ours, f.unit) : 'not run'} | ${anchors.map((r) => cell(r, f.unit)).join(' | ')} | ${f.target ?? '-'} | ${met} |`;
+    const oursCell = ours ? cell(ours, f.unit) : f.failures[oursId] ? 'failed (see the log)' : 'not run';
+    return `| ${f.name} | ${oursCell} | ${anchors.map((r, i) => cell(r, f.unit, f.failures[anchorVariants[i]!])).join(' | ')} | ${f.target ?? '-'} | ${met} |`;
   });
   return [head, rule, ...rows].join('\n');
 }

@@ -5,14 +5,14 @@
  * holds exactly the expected bytes. Bytes are the veth pair's counters, both
  * directions, frames with headers.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { since } from './netns';
 import { compareTrees, describeDiff, listTree, MemorySampler, waitForFile, waitForTree } from './observe';
 import { commandOf, memoryOf } from './process';
 import type { Peer, SyncTool } from './tool';
 import { copyTree, editOneLine, expectedOf, insertLine, loadAverage, now, peersFor, pickNotes, sleep, total, type Context } from './context';
-import { incompressibleBytes, sha256, type VaultFile } from './vault';
+import { incompressibleBytes, rng, sha256, type VaultFile } from './vault';
 
 /** The column a result goes in: ours, Syncthing at its default delay, Syncthing at 1 s. */
 export function variantOf(tool: SyncTool, delay: number | null = null): string {
@@ -147,8 +147,21 @@ export async function livePair(ctx: Context, tool: SyncTool): Promise<{ a: Peer;
 /** Time after arrival during which the trailing traffic of a change (acknowledgements, the index sent back) is still counted. */
 const SETTLE_MS = 2_000;
 
-async function measuredChange(ctx: Context, baseline: number, change: () => void, arrived: () => Promise<number>): Promise<{ latency: number; net: number; gross: number }> {
-  await sleep(500);
+/**
+ * One change on A, timed to its arrival on B, with the link's bytes from just
+ * before it until SETTLE_MS after. It starts after a random pause of up to
+ * `jitterMs` (seeded), so that changes do not fall in step with a tool's
+ * periodic timer: Syncthing's watcher flushes on a 10 s tick, and changes
+ * made at a fixed spacing would all see the same part of it.
+ */
+async function measuredChange(
+  ctx: Context,
+  baseline: number,
+  jitter: () => number,
+  change: () => void,
+  arrived: () => Promise<number>,
+): Promise<{ latency: number; net: number; gross: number }> {
+  await sleep(500 + jitter());
   const before = ctx.link.bytes();
   const t = now();
   change();
@@ -160,6 +173,8 @@ async function measuredChange(ctx: Context, baseline: number, change: () => void
 }
 
 export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer): Promise<void> {
+  // Earlier figures renamed and deleted some notes: choose among those still there.
+  const present = (f: VaultFile): boolean => existsSync(join(a.vault, f.path));
   for (const delay of tool.watcherDelays) {
     const variant = variantOf(tool, delay);
     if (delay !== null) {
@@ -172,17 +187,20 @@ export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer
     ctx.log(`  ${label}: idle traffic ${baseline.toFixed(0)} B/s on the link (subtracted from the per-change bytes)`);
     ctx.figures.add('idle-rate', variant, [baseline]);
     const timeout = delay !== null ? delay * 1000 + 60_000 : 60_000;
+    const random = rng(`${ctx.opts.seed}:jitter:${variant}`);
+    const jitter = (): number => random() * (delay ?? 1) * 1000;
 
     // One-line edits, each to a different typical note (1-6 KB).
     const latencies: number[] = [];
     const nets: number[] = [];
     const grosses: number[] = [];
-    for (const [i, note] of pickNotes(ctx, `edit:${variant}`, ctx.opts.edits, (f) => f.bytes >= 1_000 && f.bytes <= 6_000).entries()) {
+    for (const [i, note] of pickNotes(ctx, `edit:${variant}`, ctx.opts.edits, (f) => f.bytes >= 1_000 && f.bytes <= 6_000 && present(f)).entries()) {
       const text = editOneLine(readFileSync(join(a.vault, note.path), 'utf8'), `(edit ${i} ${sha256(`${variant}:${i}`).slice(0, 6)})`);
       const data = Buffer.from(text);
       const r = await measuredChange(
         ctx,
         baseline,
+        jitter,
         () => writeFileSync(join(a.vault, note.path), data),
         () => waitForFile(join(b.vault, note.path), { bytes: data.length, sha256: sha256(data) }, timeout),
       );
@@ -198,13 +216,14 @@ export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer
     // Renames in place (same folder, new name): no content should travel.
     const renames: number[] = [];
     const renameBytes: number[] = [];
-    const renamed = pickNotes(ctx, `rename:${variant}`, ctx.opts.moves, (f) => f.bytes >= 8_000);
+    const renamed = pickNotes(ctx, `rename:${variant}`, ctx.opts.moves, (f) => f.bytes >= 8_000 && present(f));
     for (const [i, note] of renamed.entries()) {
       const to = join(dirname(note.path), `Renamed ${i} ${note.path.split('/').pop()!}`);
       const data = readFileSync(join(a.vault, note.path));
       const r = await measuredChange(
         ctx,
         baseline,
+        jitter,
         () => renameSync(join(a.vault, note.path), join(a.vault, to)),
         async () => (await waitForTree(b.vault, new Map([[to, { bytes: data.length, sha256: sha256(data) }]]), [note.path], timeout, 2)).last,
       );
@@ -216,10 +235,11 @@ export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer
     ctx.log(`  ${label}: renames ${renames.map((l) => Math.round(l)).join(', ')} ms; bytes ${renameBytes.map((n) => Math.round(n)).join(', ')} for notes of ${renamed.map((n) => n.bytes).join(', ')} B`);
 
     const deletes: number[] = [];
-    for (const note of pickNotes(ctx, `delete:${variant}`, ctx.opts.moves, (f) => f.bytes < 8_000)) {
+    for (const note of pickNotes(ctx, `delete:${variant}`, ctx.opts.moves, (f) => f.bytes < 8_000 && present(f))) {
       const r = await measuredChange(
         ctx,
         baseline,
+        jitter,
         () => rmSync(join(a.vault, note.path)),
         () => waitForFile(join(b.vault, note.path), null, timeout),
       );
@@ -239,6 +259,7 @@ export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer
       const r = await measuredChange(
         ctx,
         baseline,
+        jitter,
         () => renameSync(staged, join(a.vault, path)),
         () => waitForFile(join(b.vault, path), { bytes: data.length, sha256: sha256(data) }, 120_000 + ctx.opts.bigMiB * 2_000, 20),
       );
@@ -255,7 +276,7 @@ export async function liveFigures(ctx: Context, tool: SyncTool, a: Peer, b: Peer
 
 export async function catchUp(ctx: Context, tool: SyncTool, a: Peer, b: Peer, k: number, run: number): Promise<void> {
   await tool.stop(b);
-  const notes = pickNotes(ctx, `catchup:${k}:${run}`, k);
+  const notes = pickNotes(ctx, `catchup:${k}:${run}`, k, (f) => existsSync(join(a.vault, f.path)));
   const expected = new Map<string, { bytes: number; sha256: string }>();
   for (const [i, note] of notes.entries()) {
     const data = Buffer.from(editOneLine(readFileSync(join(a.vault, note.path), 'utf8'), `(apart ${k}/${run}/${i})`));
@@ -284,7 +305,7 @@ export async function catchUp(ctx: Context, tool: SyncTool, a: Peer, b: Peer, k:
 /* ---------------------------------------------------------------- concurrent edits */
 
 export async function concurrentEdits(ctx: Context, tool: SyncTool, a: Peer, b: Peer): Promise<void> {
-  const notes = pickNotes(ctx, 'concurrent', ctx.opts.pairs);
+  const notes = pickNotes(ctx, 'concurrent', ctx.opts.pairs, (f) => existsSync(join(a.vault, f.path)));
   const markers: string[] = [];
   ctx.link.cut();
   try {
