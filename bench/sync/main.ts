@@ -22,7 +22,7 @@ import { loadAverage, now, peersFor, type Context, type Options } from './contex
 import { Link, staleNamespaces } from './netns';
 import { outage, type OutageResults } from './outage';
 import { Figures, format, markdownTable, summarize } from './report';
-import { catchUp, concurrentEdits, identicalCopies, initialSync, liveFigures, livePair, variantOf } from './scenarios';
+import { SETTLE_MS, catchUp, concurrentEdits, identicalCopies, initialSync, liveFigures, livePair, variantOf } from './scenarios';
 import { Syncthing, ensureSyncthing } from './syncthing';
 import type { SyncTool } from './tool';
 import { generateVault } from './vault';
@@ -149,6 +149,20 @@ async function rawBinding(ctx: Context): Promise<void> {
     server.stdin.end();
     if (server.exitCode === null) server.kill('SIGTERM');
   }
+}
+
+/** How each figure was measured, to go under the table. */
+function methods(opts: Options): string {
+  return [
+    'How these were measured:',
+    '- Each peer is a separate process in its own network namespace; the two namespaces are joined by one veth pair (MTU 1500, segmentation offload off, IPv6 off) and have no other route. Bytes on the wire are the pair\'s counters, both directions, whole frames with headers, read before and after each figure: the same for both tools, outside both.',
+    '- A change has arrived when the other side\'s file holds exactly the expected bytes (SHA-256), or is gone for a delete. One file is read every 2 ms; many files are checked by sweeps over the pending folders (readdir, then size and hash of names that appeared) at most every 25 ms (10 ms for catch-up); the sweep gap is the resolution. Times are the harness\'s clock, from just before it writes the change (or starts both processes).',
+    '- "Connected" is the first line in which a tool says so, stamped by the harness when it arrives. "Both say in sync": Syncthing\'s REST API on each side (connected, folder idle, nothing needed, the other\'s index received and 100 % complete), polled every 100 ms; ours: `list --json` on each side shows the other connected with a lastSyncAt after the start, polled every 250 ms.',
+    `- Per-change bytes: from just before the change until ${SETTLE_MS / 1000} s after it arrived, minus the link's idle rate over the same time (measured for 5 s before the series). Changes start after a random pause of up to the watcher delay, so they do not fall in step with Syncthing's periodic flush.`,
+    '- Memory: VmHWM and VmRSS from /proc/PID/status of each peer process, sampled every 250 ms; the figure is the larger of the two peers. Syncthing runs as one process (STMONITORED): its usual monitor process, about 17 MB, is not counted.',
+    `- Catch-up: B stopped, K notes edited on A (Syncthing rescans A; ours waits out its watcher), B started; bytes from B's start until both say in sync. Concurrent edits: the link cut with an nftables drop rule, ${opts.pairs} notes edited on both sides (a line near the top on A, near the bottom on B), both sides settle, the link restored; edits counted in the notes and in conflict copies once both folders are identical.`,
+    '- Page cache warm for both tools (the vault is generated, then copied, on the same machine); tools alternate who runs first for the repeated initial-sync figures; the 1-minute load average is in the log beside each initial sync (the machine is shared).',
+  ].join('\n');
 }
 
 function outageTable(results: OutageResults, opts: Options): string {
@@ -285,17 +299,25 @@ async function main(): Promise<void> {
     }
     if (opts.outage === 'with') {
       log('\nIssue 9: outage, kill -9, survivor redial (headless peers, no vault)');
-      outageResults = await outage(ctx);
+      try {
+        outageResults = await outage(ctx);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        log(`  FAILED: outage figures: ${reason}`);
+        failures.push({ tool: 'vault-peers', what: 'outage', reason });
+      }
     }
   }
 
   const variants = ['syncthing', 'syncthing-delay-1'];
   const labels = { syncthing: `${syncthingVersion ? `Syncthing ${/v[\d.]+/.exec(syncthingVersion)?.[0] ?? ''}` : 'Syncthing'} (default, watcher delay 10 s)`, 'syncthing-delay-1': 'Syncthing, watcher delay 1 s' };
-  const shown = figures.list.filter((f) => f.results.length > 0);
+  const shown = figures.list.filter((f) => f.results.length > 0 || Object.keys(f.failures).length > 0);
   log(`\nFinished in ${((now() - started) / 60_000).toFixed(1)} min.`);
   if (shown.length) log(`\n${markdownTable(shown, 'vault-peers', variants, labels)}`);
   if (oursSkipped && shown.length) log(`\nOurs: not run (${oursSkipped}).`);
+  if (shown.length) log(`\n${methods(opts)}`);
   if (outageResults) log(`\n${outageTable(outageResults, opts)}`);
+  if (failures.length) log(`\n${failures.length} figure(s) failed: ${failures.map((f) => `${f.tool}, ${f.what}`).join('; ')} (reasons above and in the JSON).`);
 
   if (opts.json) {
     const result = {

@@ -106,7 +106,7 @@ export class ToolProcess {
 
   private onLine(line: Line): void {
     this.lines.push(line);
-    appendFileSync(this.logFile, `${line.text}\n`);
+    appendFileSync(this.logFile, `[${this.label}] ${line.text}\n`);
     for (const waiter of [...this.waiters]) {
       if (waiter.test(line)) {
         this.waiters.delete(waiter);

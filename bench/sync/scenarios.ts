@@ -145,7 +145,7 @@ export async function livePair(ctx: Context, tool: SyncTool): Promise<{ a: Peer;
 }
 
 /** Time after arrival during which the trailing traffic of a change (acknowledgements, the index sent back) is still counted. */
-const SETTLE_MS = 2_000;
+export const SETTLE_MS = 2_000;
 
 /**
  * One change on A, timed to its arrival on B, with the link's bytes from just

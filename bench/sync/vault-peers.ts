@@ -30,7 +30,8 @@ export function repoRoot(): string {
   return dir;
 }
 
-const CLI = join(repoRoot(), 'dist', 'cli', 'vault-peers.js');
+/** The built headless peer; VAULT_PEERS_CLI points the bench at another build (another checkout's dist/cli/vault-peers.js). */
+const CLI = process.env.VAULT_PEERS_CLI ?? join(repoRoot(), 'dist', 'cli', 'vault-peers.js');
 const PORT = 47_100;
 const NAMES: Record<SideName, string> = { a: 'Alpha', b: 'Beta' };
 const other = (peer: Peer): string => NAMES[peer.name === 'a' ? 'b' : 'a'];
