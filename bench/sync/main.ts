@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, onCleanup } from './cleanup';
 import { loadAverage, now, peersFor, type Context, type Options } from './context';
@@ -324,7 +324,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), platform: `${process.platform}-${process.arch}`, loadAtEnd: loadAverage() },
-      options: { ...opts, scenarios: [...opts.scenarios] },
+      options: { ...opts, scenarios: [...opts.scenarios], json: opts.json ? relative(repoRoot(), opts.json) : null },
       tools: tools.map((t) => t.info),
       oursSkipped,
       failures,
@@ -338,7 +338,9 @@ async function main(): Promise<void> {
       outage: outageResults ? { seconds: opts.outageSeconds, ...outageResults } : null,
       variants: { 'vault-peers': 'ours', ...labels },
     };
-    writeFileSync(opts.json, `${JSON.stringify(result, null, 2)}\n`);
+    // One decimal is more than any figure here resolves.
+    const rounded = (_key: string, value: unknown): unknown => (typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 10) / 10 : value);
+    writeFileSync(opts.json, `${JSON.stringify(result, rounded, 2)}\n`);
     log(`\nWritten to ${opts.json}`);
   }
   for (const tool of tools) await tool.dispose();

@@ -1,4 +1,15 @@
 /** Figures, their summaries, the Markdown table and the JSON file. */
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** The 1-minute load average now: the machine is shared, so every value carries how busy it was. */
+function loadNow(): number {
+  try {
+    return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
 
 export interface Summary {
   readonly median: number;
@@ -26,6 +37,8 @@ export interface Result {
   /** Which statistic the table shows for it. */
   readonly show?: 'median' | 'p95';
   readonly detail?: string;
+  /** The 1-minute load average when each value was taken. */
+  readonly loads: number[];
 }
 
 export interface Figure {
@@ -57,8 +70,9 @@ export class Figures {
     const figure = this.list.find((f) => f.id === id);
     if (!figure) throw new Error(`no figure ${id}`);
     const existing = figure.results.findIndex((r) => r.variant === variant);
-    const summary = summarize([...(existing >= 0 ? figure.results[existing]!.summary.values : []), ...values]);
-    const result: Result = { variant, summary, ...extra };
+    const previous = existing >= 0 ? figure.results[existing]! : null;
+    const summary = summarize([...(previous?.summary.values ?? []), ...values]);
+    const result: Result = { variant, summary, ...extra, loads: [...(previous?.loads ?? []), ...values.map(() => loadNow())] };
     if (existing >= 0) figure.results[existing] = result;
     else figure.results.push(result);
   }
@@ -98,7 +112,9 @@ function cell(result: Result | undefined, unit: Unit, failure?: string): string 
   const s = result.summary;
   const shown = result.show === 'p95' ? s.p95 : s.median;
   const spread = s.runs > 1 ? ` (${format(s.min, unit)}–${format(s.max, unit)}, n=${s.runs})` : ' (n=1)';
-  return `${format(shown, unit)}${spread}${result.detail ? `; ${result.detail}` : ''}`;
+  const load = Math.max(...result.loads);
+  const busy = load > cpus().length ? `; machine busy, load up to ${load.toFixed(1)}` : '';
+  return `${format(shown, unit)}${spread}${result.detail ? `; ${result.detail}` : ''}${busy}`;
 }
 
 /** The table for docs/BENCHMARKS.md: one row per figure, ours beside each anchor variant. */
