@@ -13,6 +13,8 @@ const only = process.argv.find((arg) => arg === 'cli' || arg === 'plugin' || arg
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 const iroh = ['@number0/iroh', '@number0/iroh/*'];
+/** The headless peer's folder watcher loads its own native binary. */
+const watcher = ['@parcel/watcher'];
 
 const cli = {
   entryPoints: ['src/cli/main.ts'],
@@ -21,7 +23,7 @@ const cli = {
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: [...iroh, ...nodeBuiltins],
+  external: [...iroh, ...watcher, ...nodeBuiltins],
   sourcemap: production ? false : 'inline',
   logLevel: quiet ? 'warning' : 'info',
 };

@@ -3,18 +3,20 @@
  * it at small counts inside `npm test`. Real iroh on loopback throughout.
  */
 import * as iroh from '@number0/iroh/index.js';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subject } from 'rxjs';
-import { JsonFileStorage } from '../src/cli/state';
+import { JsonFileStorage } from '../src/cli/json-file';
 import { NO_SYNC } from '../src/core/no-sync';
 import { PeerManager } from '../src/core/peer-manager';
 import { validatePeer } from '../src/core/persistence';
 import type { Peer } from '../src/core/model';
 import type { PeerConnection, Transport } from '../src/core/ports';
 import { ALPN, PROTOCOL_VERSION, encodeFrame } from '../src/transport/control-protocol';
-import { ChildPeer, localPeer, waitForNewProcess, waitForStatus } from './lib';
+import { askRunningPeer, controlPath } from '../src/cli/control-socket';
+import { CLI, ChildPeer, hostProcess, localPeer, waitForNewProcess, waitForStatus } from './lib';
 import { strangerFlood } from './strangers';
 
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -399,6 +401,143 @@ export async function reconnectStorm(peerCount: number, seconds: number): Promis
   }
 }
 
+/* ---- 5. parallel writers of one state directory ---- */
+
+export interface WritersPhase {
+  rounds: number;
+  /** Commands that did not succeed (they should all succeed). */
+  failedCommands: string[];
+  /** Rounds where the file and the running peer (or, without one, the commands' own reports) disagreed. */
+  disagreements: string[];
+  msPerRound: number;
+}
+
+export interface WritersReport {
+  processesPerRound: number;
+  withRun: WritersPhase;
+  withoutRun: WritersPhase;
+  /** Device keys created: 1 however many commands started at once on an empty directory. */
+  keys: number;
+}
+
+function vaultPeers(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args, '--dir', dir, '--relay', 'disabled', '--bind', '127.0.0.1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('close', (code) => resolve({ code, out }));
+  });
+}
+
+interface Stored {
+  peers: { nodeId: string; name: string }[];
+  settings?: { unknownDevices?: string };
+}
+
+/**
+ * Several processes edit one state directory at once, each reaching it by
+ * another path (the directory, a symbolic link to it, `dir/.`, another
+ * temporary folder): joins, renames, removals and policy changes. With `run`
+ * up, after each round the file must say what the running peer says; without
+ * one, the file must hold every change the commands reported.
+ */
+export async function parallelWriters(rounds: number): Promise<WritersReport> {
+  const base = mkdtempSync(join(tmpdir(), 'vp-writers-'));
+  const dir = join(base, 'state');
+  const link = join(base, 'link');
+  const otherTmp = mkdtempSync(join(tmpdir(), 'vp-writers-tmp-'));
+  const hosts = await hostProcess(rounds * 4 + 2);
+  let nextTicket = 0;
+  const report: WritersReport = {
+    processesPerRound: 6,
+    withRun: { rounds, failedCommands: [], disagreements: [], msPerRound: 0 },
+    withoutRun: { rounds, failedCommands: [], disagreements: [], msPerRound: 0 },
+    keys: 0,
+  };
+  const file = (): Stored => JSON.parse(readFileSync(join(dir, 'peers.json'), 'utf8')) as Stored;
+  const names = (peers: { name: string }[]): string => peers.map((p) => p.name).sort().join(', ');
+  let runner: ReturnType<typeof spawn> | null = null;
+  try {
+    // First starts at once on an empty directory, through different paths: one key.
+    const first = await Promise.all([dir, `${dir}/.`, dir, dir].map((path) => vaultPeers(path, ['list', '--json'])));
+    report.keys = new Set(first.map((r) => (r.code === 0 ? (JSON.parse(r.out) as { self: { nodeId: string } }).self.nodeId : `failed: ${r.out}`))).size;
+    symlinkSync(dir, link);
+    for (const name of ['Anchor', 'Spare']) await vaultPeers(dir, ['join', hosts.tickets[nextTicket++]!, '--name', name]);
+
+    const round = async (phase: WritersPhase, r: number, live: boolean): Promise<void> => {
+      const before = file();
+      const victim = before.peers.find((p) => p.name.startsWith('New'));
+      const anchor = before.peers.find((p) => p.name.startsWith('Anchor'))!;
+      const spare = before.peers.find((p) => p.name.startsWith('Spare'))!;
+      const policy = r % 2 ? 'reject' : 'ask';
+      const commands: [string, string[], NodeJS.ProcessEnv][] = [
+        [link, ['join', hosts.tickets[nextTicket++]!, '--name', `New ${r}a`], {}],
+        [`${dir}/.`, ['join', hosts.tickets[nextTicket++]!, '--name', `New ${r}b`], {}],
+        [dir, ['rename', anchor.nodeId.slice(0, 12), `Anchor ${r}`], { TMPDIR: otherTmp }],
+        [link, ['rename', spare.nodeId.slice(0, 12), `Spare ${r}`], {}],
+        [dir, ['policy', policy], { TMPDIR: otherTmp }],
+        ...(victim ? [[`${dir}/.`, ['remove', victim.nodeId.slice(0, 12)], {}] as [string, string[], NodeJS.ProcessEnv]] : []),
+      ];
+      const results = await Promise.all(commands.map(([path, args, env]) => vaultPeers(path, args, env)));
+      results.forEach((result, i) => {
+        if (result.code !== 0) phase.failedCommands.push(`round ${r}: ${commands[i]![1].join(' ')} -> ${result.code}: ${result.out.trim().split('\n')[0]}`);
+      });
+      const stored = file();
+      const expected = new Set(before.peers.map((p) => p.nodeId));
+      if (victim) expected.delete(victim.nodeId);
+      const storedIds = new Set(stored.peers.map((p) => p.nodeId));
+      const wanted = [`New ${r}a`, `New ${r}b`, `Anchor ${r}`, `Spare ${r}`];
+      const missing = wanted.filter((name) => !stored.peers.some((p) => p.name === name));
+      const back = [...storedIds].filter((id) => !expected.has(id) && !stored.peers.find((p) => p.nodeId === id)?.name.startsWith(`New ${r}`));
+      if (missing.length || back.length || stored.settings?.unknownDevices !== policy) {
+        phase.disagreements.push(`round ${r}: file lacks [${missing.join(', ')}], has ${back.length} removed, policy ${stored.settings?.unknownDevices} (want ${policy})`);
+      }
+      if (live) {
+        const listed = await askRunningPeer(controlPath(dir), { command: 'list', args: [], options: {} });
+        const pending = await askRunningPeer(controlPath(dir), { command: 'pending', args: [], options: {} });
+        const livePeers = listed?.ok ? (listed.output as { peers: { name: string }[] }).peers : [];
+        const livePolicy = pending?.ok ? (pending.output as { policy: string }).policy : '?';
+        if (names(livePeers) !== names(stored.peers) || livePolicy !== stored.settings?.unknownDevices) {
+          phase.disagreements.push(`round ${r}: running peer [${names(livePeers)}] ${livePolicy} vs file [${names(stored.peers)}] ${stored.settings?.unknownDevices}`);
+        }
+      }
+    };
+
+    let t0 = performance.now();
+    for (let r = 0; r < rounds; r += 1) await round(report.withoutRun, r, false);
+    report.withoutRun.msPerRound = (performance.now() - t0) / rounds;
+
+    runner = spawn(process.execPath, [CLI, 'run', '--dir', dir, '--relay', 'disabled', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      runner!.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('\nticket: ')) resolve();
+      });
+      runner!.once('exit', (code) => reject(new Error(`run exited with ${code}`)));
+    });
+    t0 = performance.now();
+    for (let r = rounds; r < 2 * rounds; r += 1) await round(report.withRun, r, true);
+    report.withRun.msPerRound = (performance.now() - t0) / rounds;
+    const leftovers = readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+    if (leftovers.length) report.withRun.disagreements.push(`temporary files left: ${leftovers.join(', ')}`);
+  } finally {
+    if (runner && runner.exitCode === null) {
+      const exited = new Promise((resolve) => runner!.once('exit', resolve));
+      runner.kill('SIGTERM');
+      await exited;
+    }
+    await hosts.close();
+    rmSync(base, { recursive: true, force: true });
+    rmSync(otherTmp, { recursive: true, force: true });
+  }
+  return report;
+}
+
 /* ---- npm run faults ---- */
 
 async function main(): Promise<void> {
@@ -414,6 +553,8 @@ async function main(): Promise<void> {
   log(`reconnect storm: ${JSON.stringify(storm)}`);
   const flood = await strangerFlood(full ? 10_000 : 1_000, 250, log, full ? 65_000 : 10_000);
   log(`stranger flood: ${JSON.stringify(flood)}`);
+  const writers = await parallelWriters(full ? 20 : 4);
+  log(`parallel writers: ${JSON.stringify(writers, null, 2)}`);
   const ok =
     cycles.unhandledRejections === 0 &&
     cycles.resourcesAtEnd <= cycles.resourcesAfterFirst &&
@@ -424,7 +565,9 @@ async function main(): Promise<void> {
     hostile.legitimateStayedConnected &&
     storm.maxConcurrentDials <= 4 &&
     flood.rssGrowthMb <= 20 &&
-    flood.friendStayedConnected;
+    flood.friendStayedConnected &&
+    writers.keys === 1 &&
+    [writers.withRun, writers.withoutRun].every((phase) => phase.failedCommands.length === 0 && phase.disagreements.length === 0);
   log(ok ? 'All fault checks passed.' : 'SOME FAULT CHECKS FAILED.');
   process.exit(ok ? 0 : 1);
 }

@@ -9,7 +9,7 @@ import type { PeerAddress } from '../../src/core/ports';
 import type { SyncEvent } from '../../src/core/ports';
 import { InviteModal } from '../../src/plugin/modals';
 import { VaultPeersSettingTab } from '../../src/plugin/settings-tab';
-import { DEFAULT_SETTINGS } from '../../src/plugin/settings';
+import { DEFAULT_SETTINGS } from '../../src/app/settings';
 import { renderStatusBar } from '../../src/plugin/status-bar';
 import { PeerStatusView } from '../../src/plugin/status-view';
 import { installObsidianDom } from '../../spec/support/obsidian-dom';

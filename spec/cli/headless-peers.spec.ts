@@ -103,7 +103,7 @@ describe('headless peers over loopback', () => {
       return /not paired/.test(seen?.lastError ?? '') ? seen : undefined;
     }, 15_000, 'desktop to be refused by laptop');
     expect(refused.status).toBe('disconnected');
-    expect(laptop.output.some((line) => /^refused /.test(line))).toBe(true);
+    expect(laptop.output.some((line) => /^\d\d:\d\d:\d\d[+-]\d\d:\d\d refused /.test(line))).toBe(true);
     expect((await laptop.list()).peers).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { networkChanges } from '../../src/cli/peer-node';
+import { networkChanges } from '../../src/cli/host';
 import { newTestScheduler } from '../support/marbles';
 
 describe('networkChanges (marbles)', () => {

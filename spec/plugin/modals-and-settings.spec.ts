@@ -6,7 +6,7 @@ import { InvalidTicketError } from '../../src/core/errors';
 import { PeerManager } from '../../src/core/peer-manager';
 import { InviteModal, JoinModal, describeJoinInput } from '../../src/plugin/modals';
 import { VaultPeersSettingTab } from '../../src/plugin/settings-tab';
-import { DEFAULT_SETTINGS, readSettings, type VaultPeersSettings } from '../../src/plugin/settings';
+import { DEFAULT_SETTINGS, migrateSettings, readSettings, withSettings, type DeviceSettings } from '../../src/app/settings';
 import { App, Plugin } from '../support/obsidian-mock';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret } from '../support/fakes';
 import { LOCAL_ID, storedPeer } from '../support/manager-harness';
@@ -125,17 +125,31 @@ describe('the invite modal', () => {
 describe('settings', () => {
   it('reads each stored field, falling back per field', () => {
     expect(readSettings(null)).toEqual(DEFAULT_SETTINGS);
-    expect(readSettings({ settings: { deviceName: ' Desk ', unknownDevices: 'ask', relayMode: 'nope', bindPort: 70_000 } })).toEqual({
+    expect(readSettings({ settings: { deviceName: ' Desk ', unknownDevices: 'ask', relayMode: 'nope', port: 70_000 } })).toEqual({
       ...DEFAULT_SETTINGS,
       deviceName: 'Desk',
       unknownDevices: 'ask',
     });
+    expect(readSettings({ settings: { port: 4242, relayMode: 'disabled' } })).toEqual({ ...DEFAULT_SETTINGS, port: 4242, relayMode: 'disabled' });
+    expect(readSettings({ settings: { deviceName: 'x'.repeat(500) } }).deviceName).toHaveLength(100);
+  });
+
+  it("one schema for data.json and peers.json: the plugin's old `bindPort` is read as `port`, and migrated keeping every other key", () => {
+    const old = { peers: [], other: { kept: true }, settings: { bindPort: 4242, deviceName: 'Desk', theirs: [1, 2] } };
+    expect(readSettings(old).port).toBe(4242);
+    expect(migrateSettings(old)).toEqual({ peers: [], other: { kept: true }, settings: { port: 4242, deviceName: 'Desk', theirs: [1, 2] } });
+    // Both spellings: today's wins, the old one goes.
+    expect(migrateSettings({ settings: { bindPort: 1, port: 2 } })).toEqual({ settings: { port: 2 } });
+    expect(migrateSettings({ settings: { port: 2 } })).toBeNull();
+    expect(migrateSettings({ peers: [] })).toBeNull();
+    // A change written into an old document leaves it in today's spelling.
+    expect(withSettings(old, { deviceName: 'Work' })).toEqual({ ...old, settings: { port: 4242, deviceName: 'Work', theirs: [1, 2] } });
   });
 
   it('the settings tab saves what is changed and its buttons act on the manager', async () => {
     const storage = MemoryStorage.with({ peers: [storedPeer('b')], pendingRequests: [{ nodeId: 'p', name: 'Phone', ticket: 'fake:p', requestedAt: '2026-11-25T10:00:00Z' }], blockedDevices: [{ nodeId: 'q', name: 'Pest', blockedAt: '2026-11-25T10:00:00Z', refusals: 3 }] });
     const { manager: m } = await manager(storage);
-    let settings: VaultPeersSettings = DEFAULT_SETTINGS;
+    let settings: DeviceSettings = DEFAULT_SETTINGS;
     const app = new App();
     const tab = new VaultPeersSettingTab(app as never, new Plugin(app, { id: 'vault-peers', version: '0' }) as never, {
       manager: () => m,

@@ -9,7 +9,7 @@ import VaultPeersPlugin from '../../src/main';
 import type { PeerConnection } from '../../src/core/ports';
 import { nativeBinaryName } from '../../src/plugin/native-loader';
 import { STATUS_VIEW_TYPE } from '../../src/plugin/status-view';
-import { App, Modal, Notice, Plugin } from '../support/obsidian-mock';
+import { App, Modal, Notice, Plugin, WorkspaceLeaf } from '../support/obsidian-mock';
 import { activeTimers, loopbackTransport, next } from '../support/iroh';
 
 jest.setTimeout(30_000);
@@ -20,6 +20,14 @@ function nativePluginDir(): string {
   const binary = nativeBinaryName(process.platform, process.arch)!;
   const pkg = binary.replace(/^iroh\./, '@number0/iroh-').replace(/\.node$/, '');
   return relative(root, dirname(require.resolve(`${pkg}/package.json`)));
+}
+
+async function until(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 5 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 function newPlugin(pluginDir: string, data: unknown): VaultPeersPlugin & Plugin {
@@ -43,6 +51,7 @@ describe('the plugin', () => {
       connection.accept?.();
       accepted.push(connection);
     });
+    // A data.json written by an earlier version: the port was spelled `bindPort` then.
     const data = {
       settings: { relayMode: 'disabled', bindPort: 0, deviceName: 'Laptop' },
       peers: [{ nodeId: desktop.nodeId, name: 'Desktop', ticket: await desktop.generateTicket(), addedAt: '2026-11-25T10:00:00Z', lastSyncAt: null, autoConnect: true }],
@@ -51,6 +60,8 @@ describe('the plugin', () => {
     await plugin.onload();
 
     expect(plugin.api).not.toBeNull();
+    // Migrated to the schema the headless peer shares: one spelling of each key.
+    expect((plugin.data as { settings: object }).settings).toEqual({ relayMode: 'disabled', port: 0, deviceName: 'Laptop' });
     const connected = await firstValueFrom(plugin.api!.peerStates$.pipe(filter((s) => s[0]?.status === 'connected'), timeout(10_000)));
     expect(connected[0]?.peer.name).toBe('Desktop');
     expect(plugin.statusBarItems[0]?.textContent).toBe('Peers: 1/1');
@@ -97,8 +108,15 @@ describe('the plugin', () => {
     expect(adapter.files.get(backups[0]!)).toBe(text);
     const states = await firstValueFrom(plugin.api!.peerStates$);
     expect(states.map((s) => s.peer.name)).toEqual(['Desktop']);
-    // A change is saved: the damaged entries are written back as they were, next to the changed one.
-    await (plugin as unknown as { manager: { updatePeer(id: string, u: object): Promise<void> } }).manager.updatePeer(good.nodeId, { name: 'Work desktop' });
+    // A change is saved (a rename from the status view): the damaged entries are written back as they were, next to the changed one.
+    const leaf = new WorkspaceLeaf(plugin.app);
+    await leaf.setViewState({ type: STATUS_VIEW_TYPE });
+    Array.from(leaf.view!.contentEl.querySelectorAll('button')).find((b) => b.textContent === 'Rename')!.click();
+    const rename = Modal.open.at(-1)!;
+    rename.contentEl.querySelector('input')!.value = 'Work desktop';
+    Array.from(rename.contentEl.querySelectorAll('button')).find((b) => b.textContent === 'Save')!.click();
+    await until(() => (plugin.data as { peers: { name?: string }[] }).peers[0]?.name === 'Work desktop');
+    await leaf.detach();
     expect((plugin.data as { peers: unknown[] }).peers).toEqual([{ ...good, name: 'Work desktop' }, { nodeId: 7 }, 'junk', { name: 'no id' }]);
     plugin.unloadComponent();
     await plugin.stop();

@@ -1,5 +1,5 @@
 import { Subject } from 'rxjs';
-import { Admission, bucketKey, summarizeRefusals, type AdmissionLimits, type IncomingSource, type Refusal } from '../../src/transport/admission';
+import { Admission, bucketKey, reportRefusals, summarizeRefusals, type AdmissionLimits, type IncomingSource, type Refusal } from '../../src/transport/admission';
 import { newTestScheduler } from '../support/marbles';
 
 const limits: AdmissionLimits = { perSourceBurst: 3, perSourceRefillMs: 1_000, strangerBurst: 5, strangerRefillMs: 100 };
@@ -86,5 +86,33 @@ describe('summarizeRefusals (virtual time)', () => {
     source.next(r('n1'));
     source.complete();
     expect(summaries).toEqual([{ refused: 1, devices: 1, unseen: 0, windowMs: 60_000 }]);
+  });
+});
+
+describe('reportRefusals (virtual time)', () => {
+  const r = (nodeId: string | null): Refusal => ({ nodeId, reason: 'x' });
+
+  it('passes the first refusals of a window at once and counts the rest in one report when it closes', () => {
+    newTestScheduler().run(({ hot, expectObservable }) => {
+      const refusals = hot('a b c d e 100ms f', { a: r('n1'), b: r('n2'), c: r('n3'), d: r('n3'), e: r(null), f: r('n4') });
+      // a-e at 0-4 ms open a window closing at 60 ms: a and b at once, c-e counted then; f at 105 ms opens the next.
+      expectObservable(refusals.pipe(reportRefusals(60, 2))).toBe('a b 58ms m 44ms f', {
+        a: { type: 'refused', refusal: r('n1') },
+        b: { type: 'refused', refusal: r('n2') },
+        m: { type: 'more', shown: 2, refused: 5, devices: 1, unseen: 1, windowMs: 60 },
+        f: { type: 'refused', refusal: r('n4') },
+      });
+    });
+  });
+
+  it('sends no report for a window with no more than the refusals it showed, and keeps no timer without refusals', () => {
+    newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const refusals = hot('a 1s b', { a: r('n1'), b: r('n2') });
+      expectObservable(refusals.pipe(reportRefusals(60, 2))).toBe('a 1s b', {
+        a: { type: 'refused', refusal: r('n1') },
+        b: { type: 'refused', refusal: r('n2') },
+      });
+      expectSubscriptions(refusals.subscriptions).toBe('^');
+    });
   });
 });

@@ -92,7 +92,9 @@ function parseList<T extends { nodeId: string }>(
     if (!item) {
       unreadable.push(entry);
       problems.push(`Stored ${label} #${index + 1} was skipped; it is kept in the file unchanged.`);
-    } else if (!seen.has(item.nodeId)) {
+    } else if (seen.has(item.nodeId)) {
+      problems.push(`Stored ${label} #${index + 1} repeats the device ${item.nodeId}; the first entry is used.`);
+    } else {
       seen.add(item.nodeId);
       items.push(item);
     }

@@ -1,6 +1,7 @@
 import { Modal, type App } from 'obsidian';
 import QRCode from 'qrcode';
 import type { Subscription } from 'rxjs';
+import { shownName, shownReason } from '../app/display';
 import { VaultPeersError, errorMessage } from '../core/errors';
 import { checkInviteExpiry, looksLikeInvite, parseInvite } from '../core/pairing/invite-codec';
 import type { OpenInvite } from '../core/pairing/invite-book';
@@ -27,7 +28,7 @@ export class InviteModal extends Modal {
     try {
       invite = this.manager.pairing.createInvite();
     } catch (error) {
-      contentEl.createEl('p', { cls: 'vault-peers-error', text: errorMessage(error) });
+      contentEl.createEl('p', { cls: 'vault-peers-error', text: shownReason(errorMessage(error)) });
       return;
     }
     this.invite = invite;
@@ -59,7 +60,7 @@ export class InviteModal extends Modal {
           image.remove();
           copy.remove();
           cancel.setText('Done');
-          status.createEl('p', { text: `Paired with ${state.peer.name} (${shortId(state.peer.nodeId)}).` });
+          status.createEl('p', { text: `Paired with ${shownName(state.peer.name, state.peer.nodeId)} (${shortId(state.peer.nodeId)}).` });
           status.createEl('p', { text: 'Check that the other device shows the same code:' });
           status.createEl('p', { cls: 'vault-peers-code', text: state.verificationCode });
           break;
@@ -87,12 +88,12 @@ export function describeJoinInput(text: string, parseTicket: (ticket: string) =>
     if (looksLikeInvite(text)) {
       const invite = parseInvite(text);
       checkInviteExpiry(invite, now);
-      return { ok: true, message: `Invite from ${invite.inviterName || shortId(invite.address.nodeId)}.` };
+      return { ok: true, message: `Invite from ${shownName(invite.inviterName, invite.address.nodeId)}.` };
     }
     parseTicket(text);
     return { ok: true, message: 'A plain ticket: the other device must already know this one, or accept it.' };
   } catch (error) {
-    return { ok: false, message: errorMessage(error) };
+    return { ok: false, message: shownReason(errorMessage(error)) };
   }
 }
 
@@ -145,7 +146,7 @@ export class JoinModal extends Modal {
         },
         (error: unknown) => {
           if (this.closed) return;
-          feedback.setText(error instanceof VaultPeersError ? error.message : `Joining failed: ${errorMessage(error)}`);
+          feedback.setText(shownReason(error instanceof VaultPeersError ? error.message : `Joining failed: ${errorMessage(error)}`));
           feedback.addClass('vault-peers-error');
           input.disabled = false;
           join.disabled = false;
@@ -158,13 +159,13 @@ export class JoinModal extends Modal {
     if (looksLikeInvite(text)) {
       const joined = await this.manager.pairing.joinWithInvite(text);
       return [
-        { text: `Paired with ${joined.peer.name} (${shortId(joined.peer.nodeId)}).` },
+        { text: `Paired with ${shownName(joined.peer.name, joined.peer.nodeId)} (${shortId(joined.peer.nodeId)}).` },
         { text: 'Check that the other device shows the same code:' },
         { text: joined.verificationCode, cls: 'vault-peers-code' },
       ];
     }
     const peer = await this.manager.addPeer(text, '');
-    return [{ text: `Added ${peer.name} (${shortId(peer.nodeId)}). It connects once the other device accepts this one.` }];
+    return [{ text: `Added ${shownName(peer.name, peer.nodeId)} (${shortId(peer.nodeId)}). It connects once the other device accepts this one.` }];
   }
 
   override onClose(): void {
@@ -220,7 +221,7 @@ export class RenameModal extends Modal {
     save.addEventListener('click', () => {
       this.onRename(input.value).then(
         () => this.close(),
-        (e: unknown) => error.setText(errorMessage(e)),
+        (e: unknown) => error.setText(shownReason(errorMessage(e))),
       );
     });
   }

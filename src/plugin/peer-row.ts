@@ -1,3 +1,4 @@
+import { shownName, shownReason } from '../app/display';
 import type { PeerState } from '../core/model';
 import { STATUS_LABEL, relativeTime, shortId } from './format';
 
@@ -19,7 +20,7 @@ export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerA
 
   const info = row.createDiv({ cls: 'vault-peers-row-info' });
   const title = info.createDiv({ cls: 'vault-peers-row-title' });
-  title.createSpan({ cls: 'vault-peers-name', text: peer.name });
+  title.createSpan({ cls: 'vault-peers-name', text: shownName(peer.name, peer.nodeId) });
   title.createSpan({ cls: 'vault-peers-id', text: shortId(peer.nodeId), attr: { title: peer.nodeId } });
   title.createSpan({ cls: `vault-peers-badge vault-peers-badge-${status}`, text: STATUS_LABEL[status] });
 
@@ -27,7 +28,7 @@ export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerA
   detail.createSpan({ cls: 'vault-peers-synced', text: `Last synced ${relativeTime(peer.lastSyncAt, now)}` });
   if (!peer.autoConnect) detail.createSpan({ cls: 'vault-peers-manual', text: ' · connects only when asked' });
   if (lastError && status !== 'connected' && status !== 'syncing') {
-    info.createDiv({ cls: 'vault-peers-error', text: lastError });
+    info.createDiv({ cls: 'vault-peers-error', text: shownReason(lastError) });
   }
 
   const buttons = row.createDiv({ cls: 'vault-peers-row-actions' });

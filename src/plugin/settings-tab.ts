@@ -1,17 +1,17 @@
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
 import type { Subscription } from 'rxjs';
 import { combineLatest } from 'rxjs';
-import { MAX_NAME_LENGTH } from '../core/model';
+import { shownName } from '../app/display';
+import { cleanDeviceName, validPort, type DeviceSettings } from '../app/settings';
 import type { PeerManager } from '../core/peer-manager';
 import { shortId } from './format';
 import { PeerRows, type PeerActions } from './peer-row';
-import type { VaultPeersSettings } from './settings';
 
 export interface SettingsTabServices {
   readonly manager: () => PeerManager | null;
   readonly actions: PeerActions;
-  settings(): VaultPeersSettings;
-  saveSettings(change: Partial<VaultPeersSettings>): Promise<void>;
+  settings(): DeviceSettings;
+  saveSettings(change: Partial<DeviceSettings>): Promise<void>;
   /** Why the plugin is not running, if it is not. */
   disabledReason(): string | null;
 }
@@ -41,7 +41,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
       .setDesc('Shown on the devices you pair with. Empty uses the vault name.')
       .addText((text) =>
         text.setValue(settings.deviceName).onChange((value) => {
-          void this.services.saveSettings({ deviceName: value.trim().slice(0, MAX_NAME_LENGTH) });
+          void this.services.saveSettings({ deviceName: cleanDeviceName(value) });
         }),
       );
 
@@ -59,11 +59,11 @@ export class VaultPeersSettingTab extends PluginSettingTab {
       .setName('Port')
       .setDesc('0 picks a free port at each start. A fixed port helps firewalls; if it is taken another one is used. Applies after restarting Obsidian.');
     port.addText((text) =>
-      text.setValue(String(settings.bindPort)).onChange((value) => {
+      text.setValue(String(settings.port ?? 0)).onChange((value) => {
         const number = Number(value.trim());
-        const valid = Number.isInteger(number) && number >= 0 && number < 65_536;
+        const valid = value.trim() !== '' && validPort(number);
         port.setDesc(valid ? '0 picks a free port at each start. Applies after restarting Obsidian.' : 'Enter a number from 0 to 65535.');
-        if (valid) void this.services.saveSettings({ bindPort: number });
+        if (valid) void this.services.saveSettings({ port: number });
       }),
     );
 
@@ -96,7 +96,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
         requests.empty();
         for (const request of pending) {
           new Setting(requests)
-            .setName(`${request.name} (${shortId(request.nodeId)}) asks to pair`)
+            .setName(`${shownName(request.name, request.nodeId)} (${shortId(request.nodeId)}) asks to pair`)
             .setDesc(`Since ${new Date(request.requestedAt).toLocaleString()}`)
             .addButton((b) => b.setButtonText('Accept').setCta().onClick(() => void manager.pairing.acceptRequest(request.nodeId)))
             .addButton((b) => b.setButtonText('Ignore').onClick(() => void manager.pairing.ignoreRequest(request.nodeId)))
@@ -105,7 +105,7 @@ export class VaultPeersSettingTab extends PluginSettingTab {
         blocked.empty();
         for (const device of blockedDevices) {
           new Setting(blocked)
-            .setName(`Blocked: ${device.name || shortId(device.nodeId)}`)
+            .setName(`Blocked: ${shownName(device.name, device.nodeId)}`)
             .setDesc(`${device.refusals} request${device.refusals === 1 ? '' : 's'} refused since ${new Date(device.blockedAt).toLocaleDateString()}`)
             .addButton((b) => b.setButtonText('Unblock').onClick(() => void manager.pairing.unblockDevice(device.nodeId)));
         }

@@ -1,37 +1,34 @@
-import { MAX_NAME_LENGTH } from '../core/model';
-import type { UnknownDevicePolicy } from '../core/ports';
-import type { RelayModeSetting } from '../transport/iroh-transport';
+import { migrateSettings, readSettings, withSettings, type DeviceSettings } from '../app/settings';
+import type { PluginDataStorage } from './plugin-storage';
 
-/** The plugin's own settings, kept under `settings` in data.json beside the peers. */
-export interface VaultPeersSettings {
-  /** Announced to paired devices. Empty: the vault's name is used. */
-  readonly deviceName: string;
-  readonly unknownDevices: UnknownDevicePolicy;
-  readonly relayMode: RelayModeSetting;
-  /** 0 picks a free port at each start. */
-  readonly bindPort: number;
-}
+/**
+ * The plugin's settings, kept under `settings` in data.json beside the peers
+ * (the schema is shared with the headless peer). Every write goes through the
+ * storage's one queue, so it never overwrites what the peer manager just saved.
+ */
+export class PluginSettings {
+  private constructor(
+    private readonly storage: PluginDataStorage,
+    private settings: DeviceSettings,
+  ) {}
 
-export const DEFAULT_SETTINGS: VaultPeersSettings = {
-  deviceName: '',
-  unknownDevices: 'reject',
-  relayMode: 'default',
-  bindPort: 0,
-};
+  /** Reads data.json, renaming keys of older versions in the file (`bindPort` became `port`). */
+  static async load(storage: PluginDataStorage): Promise<PluginSettings> {
+    const document: unknown = await storage.load().catch(() => null);
+    const settings = new PluginSettings(storage, readSettings(document));
+    if (typeof document === 'object' && document !== null && !Array.isArray(document) && migrateSettings(document as Record<string, unknown>)) {
+      // Not awaited into a failure: a file that cannot be written now still loads with the values read.
+      await storage.update((current) => migrateSettings(current) ?? current).catch(() => undefined);
+    }
+    return settings;
+  }
 
-/** Settings as stored, field by field: a bad field falls back to its default and the rest are kept. */
-export function readSettings(document: unknown): VaultPeersSettings {
-  const raw =
-    typeof document === 'object' && document !== null && !Array.isArray(document)
-      ? (document as Record<string, unknown>).settings
-      : undefined;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return DEFAULT_SETTINGS;
-  const { deviceName, unknownDevices, relayMode, bindPort } = raw as Record<string, unknown>;
-  return {
-    deviceName: typeof deviceName === 'string' ? deviceName.trim().slice(0, MAX_NAME_LENGTH) : DEFAULT_SETTINGS.deviceName,
-    unknownDevices: unknownDevices === 'ask' || unknownDevices === 'reject' ? unknownDevices : DEFAULT_SETTINGS.unknownDevices,
-    relayMode: relayMode === 'default' || relayMode === 'disabled' ? relayMode : DEFAULT_SETTINGS.relayMode,
-    bindPort:
-      typeof bindPort === 'number' && Number.isInteger(bindPort) && bindPort >= 0 && bindPort < 65_536 ? bindPort : DEFAULT_SETTINGS.bindPort,
-  };
+  get current(): DeviceSettings {
+    return this.settings;
+  }
+
+  async save(change: Partial<DeviceSettings>): Promise<void> {
+    this.settings = { ...this.settings, ...change };
+    await this.storage.update((document) => withSettings(document, change));
+  }
 }

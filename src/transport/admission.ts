@@ -8,7 +8,7 @@
  * together, refilled over time. A source that led to an accepted connection,
  * or that this device dialled, is trusted from then on and never limited.
  */
-import { type Observable, type SchedulerLike, asyncScheduler, buffer, connect, exhaustMap, filter, map, timer } from 'rxjs';
+import { type Observable, type SchedulerLike, asyncScheduler, buffer, connect, exhaustMap, filter, map, merge, mergeMap, skip, take, timer, toArray, window } from 'rxjs';
 
 export interface AdmissionLimits {
   /** Handshakes one source (an IPv4 address, an IPv6 /64) may start before it must wait. */
@@ -180,5 +180,52 @@ export function summarizeRefusals(windowMs: number, scheduler: SchedulerLike = a
         unseen: batch.filter((r) => r.nodeId === null).length,
         windowMs,
       })),
+    );
+}
+
+/** What a host prints about refusals: the first few one by one, the rest as one line per window. */
+export type RefusalReport =
+  | { readonly type: 'refused'; readonly refusal: Refusal }
+  /** Refusals of a window beyond the first `shown` ones, counted. */
+  | ({ readonly type: 'more'; readonly shown: number } & RefusalSummary);
+
+/**
+ * The first `shown` refusals of each window as they happen (a person sees at
+ * once that a device was turned away), and the rest gathered into one report
+ * when the window closes, so that a flood of strangers costs a few lines a
+ * minute instead of one each. A window opens with a refusal and closes
+ * `windowMs` later.
+ */
+export function reportRefusals(windowMs: number, shown: number, scheduler: SchedulerLike = asyncScheduler) {
+  return (refusals$: Observable<Refusal>): Observable<RefusalReport> =>
+    refusals$.pipe(
+      connect((shared) => shared.pipe(window(shared.pipe(exhaustMap(() => timer(windowMs, scheduler)))))),
+      mergeMap((window$) =>
+        window$.pipe(
+          connect((refusals) =>
+            merge(
+              refusals.pipe(
+                take(shown),
+                map((refusal): RefusalReport => ({ type: 'refused', refusal })),
+              ),
+              refusals.pipe(
+                skip(shown),
+                toArray(),
+                filter((rest) => rest.length > 0),
+                map(
+                  (rest): RefusalReport => ({
+                    type: 'more',
+                    shown,
+                    refused: shown + rest.length,
+                    devices: new Set(rest.flatMap((r) => (r.nodeId === null ? [] : [r.nodeId]))).size,
+                    unseen: rest.filter((r) => r.nodeId === null).length,
+                    windowMs,
+                  }),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
     );
 }

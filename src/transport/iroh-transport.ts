@@ -12,7 +12,7 @@ import type { PeerAddress } from '../core/ports';
 import { MAX_NAME_LENGTH } from '../core/model';
 import { REASON_NOT_PAIRED, REASON_SHUTTING_DOWN, REASON_TURNED_AWAY_UNSEEN, REFUSED_UNKNOWN_INVITE } from '../core/messages';
 import type { ConnectOptions, ConnectionDirection, PeerConnection, Transport } from '../core/ports';
-import { Admission, summarizeRefusals, type IncomingSource, type Refusal, type RefusalSummary } from './admission';
+import { Admission, reportRefusals, summarizeRefusals, type IncomingSource, type Refusal, type RefusalReport, type RefusalSummary } from './admission';
 import { bindPlan, type BindAttempt } from './bind';
 import { ALPN, ProtocolError, claimedVersion, incompatibleVersionMessage, parseControlMessage, presentedInvite, type Hello, type PeerInfo, type Welcome } from './control-protocol';
 import { ControlCounters } from './diagnostics';
@@ -27,11 +27,14 @@ export { generateSecretKey, nodeIdOfSecretKey, useIrohModule } from './iroh-modu
 export { parseIrohTicket, ticketForAddress } from './tickets';
 export { closeReasonText, irohErrorMessage } from './iroh-errors';
 export type { IrohTransportOptions, RelayModeSetting } from './options';
-export type { Refusal, RefusalSummary } from './admission';
+export type { Refusal, RefusalReport, RefusalSummary } from './admission';
 export type { ConnectionDiagnostics, TransportDiagnostics } from './diagnostics';
 
 const ALPN_BYTES = textBytes(ALPN);
 const MAX_ADDRESSES = 16;
+
+/** Refusals a log shows one by one in each summary window before it only counts them. */
+const REFUSALS_SHOWN_PER_WINDOW = 3;
 
 export class IrohTransport implements Transport {
   readonly nodeId: string;
@@ -44,6 +47,8 @@ export class IrohTransport implements Transport {
    * "N unknown devices refused in the last minute" instead of one per stranger.
    */
   readonly refusalSummary$: Observable<RefusalSummary>;
+  /** For a log a person reads: the first few refusals of each window one by one, the rest counted when it closes. */
+  readonly refusalReport$: Observable<RefusalReport>;
   /** True when the configured port was taken and a random one was used. */
   readonly usedFallbackPort: boolean;
 
@@ -96,6 +101,7 @@ export class IrohTransport implements Transport {
     this.incoming$ = this.incoming.asObservable();
     this.refused$ = this.refused.pipe(filter((refusal): refusal is { nodeId: string; reason: string } => refusal.nodeId !== null));
     this.refusalSummary$ = this.refused.pipe(summarizeRefusals(options.refusalSummaryMs));
+    this.refusalReport$ = this.refused.pipe(reportRefusals(options.refusalSummaryMs, REFUSALS_SHOWN_PER_WINDOW));
     this.acceptLoopDone = this.acceptLoop();
   }
 

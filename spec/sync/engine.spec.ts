@@ -1,0 +1,226 @@
+import { firstValueFrom, skipWhile, take } from 'rxjs';
+import { BLOB_PROTOCOL, SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
+import { memoryLink, type MemoryLink } from '../support/memory-connection';
+import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
+
+const devices: Device[] = [];
+const links: Connection[] = [];
+async function start(name: string, files: Record<string, string | Uint8Array> = {}, options = {}): Promise<Device> {
+  const d = await Device.start(name, files, options);
+  devices.push(d);
+  return d;
+}
+function link(a: Device, b: Device, options = {}): Connection {
+  const c = connect(a, b, options);
+  links.push(c);
+  return c;
+}
+afterEach(async () => {
+  for (const c of links.splice(0)) c.disconnect();
+  for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
+});
+const big = (size: number, seed = 1): Uint8Array => new Uint8Array(size).map((_, i) => (i * 131 + seed) % 251);
+
+describe('the engine, live', () => {
+  it('sends a one-line edit as one small frame and reports a started…finished cycle for it', async () => {
+    const a = await start('a', { 'Daily/today.md': `# Today\n\n${'- an item on the list\n'.repeat(100)}` });
+    const b = await start('b');
+    const fromA: string[] = [];
+    const c = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => {
+      if (from !== 'a' || protocol !== SYNC_PROTOCOL) return;
+      const m = decodeMessage(frame);
+      fromA.push(m.type === 'changes' ? `changes ${m.entries.length} ${m.docs.length}` : m.type);
+    } });
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const before = { bytes: c.link.totalBytes, frames: fromA.length, events: c.events.b.length };
+    a.vault.put('Daily/today.md', `# Today\n\n- one more line\n${'- an item on the list\n'.repeat(100)}`);
+    await waitFor(() => b.vault.text('Daily/today.md')?.includes('one more line') === true, 'the edit');
+    await waitFor(() => bothFinished(c), 'the burst to finish');
+    // The edit is one frame (its entry and its Yjs update together); the rest is acknowledgements.
+    expect(fromA[before.frames]).toBe('changes 1 1');
+    expect(fromA.slice(before.frames + 1).every((t) => t === 'synced' || t === 'caught-up')).toBe(true);
+    expect(c.link.totalBytes - before.bytes).toBeLessThanOrEqual(500);
+    const cycle = c.events.b.slice(before.events);
+    expect(cycle[0]!.type).toBe('started');
+    expect(cycle.at(-1)!.type).toBe('finished');
+    expect(cycle.at(-2)).toMatchObject({ type: 'progress', files: { done: 1, total: 1 } });
+  });
+
+  it('sends no content for a rename, and none for a copy of an attachment the other side has', async () => {
+    const a = await start('a', { 'note.md': 'x'.repeat(20_000), 'pic.png': big(300_000) });
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    await converged([a, b]);
+    const before = c.link.totalBytes;
+    a.vault.move('note.md', 'renamed.md');
+    a.vault.put('copy of pic.png', big(300_000));
+    await waitFor(() => b.vault.paths().join() === 'copy of pic.png,pic.png,renamed.md', 'the rename and the copy');
+    await converged([a, b]);
+    expect(c.link.totalBytes - before).toBeLessThan(1500);
+  });
+
+  it('never sends what this device does not sync: the config folder, hidden files, excluded patterns', async () => {
+    const a = await start(
+      'a',
+      { '.obsidian/app.json': '{}', 'notes/.hidden.md': 'h', 'private/secret.md': 's', 'tmp.log': 'l', 'ok.md': 'ok' },
+      { engine: { filter: { configDir: '.obsidian', exclude: ['/private', '*.log'], maxFileBytes: 0, attachments: true, noteExtensions: ['md'] } } },
+    );
+    const b = await start('b');
+    const paths: string[] = [];
+    const c = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => {
+      if (from !== 'a' || protocol !== SYNC_PROTOCOL) return;
+      const message = decodeMessage(frame);
+      if (message.type === 'changes') paths.push(...message.entries.map((e) => e.path));
+    } });
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    expect(paths).toEqual(['ok.md']);
+    expect(b.vault.paths()).toEqual(['ok.md']);
+  });
+
+  it('lists files that cannot be synced, with the reason, and keeps them local', async () => {
+    const a = await start('a', { 'CON.md': 'reserved', 'what?.md': 'q', 'fine.md': 'f' });
+    const notSynced = await firstValueFrom(a.engine.notSynced$.pipe(skipWhile((m) => m.size < 2)));
+    expect([...notSynced.values()].map((n) => [n.path, n.reason])).toEqual([
+      ['CON.md', expect.stringMatching(/Not synced: "CON.md": it uses a name Windows reserves/u)],
+      ['what?.md', expect.stringMatching(/Windows cannot store/u)],
+    ]);
+    expect(a.engine.records().map((r) => r.path)).toEqual(['fine.md']);
+  });
+});
+
+describe('the engine, when things stop', () => {
+  it('an unsubscribe in the middle of a large transfer leaves no partial file, and the next connection resumes it', async () => {
+    const content = big(3_000_000, 7);
+    const a = await start('a', { 'video.mp4': content });
+    const b = await start('b');
+    let blobBytes = 0;
+    const first = link(a, b, { windowBytes: 64 * 1024, latencyMs: 25, tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (blobBytes += frame.length) });
+    await waitFor(() => blobBytes > 1_100_000, 'part of the transfer');
+    first.disconnect();
+    await b.engine.settled();
+    expect(b.vault.paths()).toEqual([]);
+    const staged = b.vault.stagedKeys();
+    expect(staged).toHaveLength(1);
+    let resumed = 0;
+    const second = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (resumed += frame.length) });
+    await waitFor(() => bothFinished(second), 'the resumed transfer');
+    expect(Buffer.compare(b.vault.bytes('video.mp4')!, content)).toBe(0);
+    expect(resumed).toBeLessThan(content.length - 1_000_000);
+    expect(b.vault.stagedKeys()).toEqual([]);
+  }, 30_000);
+
+  it('a kill -9 in the middle of a large transfer: no partial file after restart, and the transfer resumes', async () => {
+    const content = big(2_500_000, 3);
+    const a = await start('a', { 'archive.zip': content });
+    const b = await start('b');
+    let blobBytes = 0;
+    const first = link(a, b, { windowBytes: 64 * 1024, latencyMs: 25, tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (blobBytes += frame.length) });
+    await waitFor(() => blobBytes > 1_100_000, 'part of the transfer');
+    await b.crashAndRestart();
+    first.link.cut();
+    expect(b.vault.paths()).toEqual([]);
+    let resumed = 0;
+    const second = link(a, b, { tap: (from: string, protocol: string, frame: Uint8Array) => from === 'a' && protocol === BLOB_PROTOCOL && (resumed += frame.length) });
+    await waitFor(() => bothFinished(second), 'the resumed transfer');
+    expect(Buffer.compare(b.vault.bytes('archive.zip')!, content)).toBe(0);
+    expect(resumed).toBeLessThan(content.length);
+  }, 30_000);
+
+  it('close() stops watching, ends every session (the peer completes, it is not an error) and keeps no stream open', async () => {
+    const a = await start('a', { 'n.md': 'n' });
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const bCompleted = new Promise<void>((resolve) => b.engine.syncWithPeer(memoryLink(b.id, a.id).a).subscribe({ complete: resolve, error: resolve }));
+    void bCompleted;
+    await a.engine.close();
+    devices.splice(devices.indexOf(a), 1);
+    expect(a.vault.watchers).toBe(0);
+    await waitFor(() => c.link.a.openStreams === 0 && c.link.b.openStreams === 0, 'streams to close');
+    await waitFor(() => b.engine.records().length > 0, 'b to hold the note');
+    expect(c.errors.b).toBeNull();
+  });
+
+  it('a full disk: the write fails with a clear error, nothing is half written, and it is retried once space returns', async () => {
+    const a = await start('a');
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    b.vault.failWrites = new Error('ENOSPC: no space left on device');
+    const errors: string[] = [];
+    const sub = b.engine.activity$.subscribe((e) => e.kind === 'error' && errors.push(e.message));
+    a.vault.put('new.md', 'arrives later\n');
+    await waitFor(() => errors.length > 0, 'the error');
+    expect(errors[0]).toMatch(/Could not write "new.md": ENOSPC.*free some space/u);
+    expect(b.vault.paths()).toEqual([]);
+    b.vault.failWrites = null;
+    await waitFor(() => b.vault.text('new.md') === 'arrives later\n', 'the retry');
+    sub.unsubscribe();
+  });
+});
+
+describe('what people see', () => {
+  it('status per peer: catching up, then live, with progress in files and bytes', async () => {
+    const a = await start('a', { 'a.md': 'a', 'b.png': big(10_000) });
+    const b = await start('b');
+    const states: string[] = [];
+    const sub = b.engine.peers$.subscribe((peers) => {
+      const state = peers.get(a.id)?.state;
+      if (state && states.at(-1) !== state) states.push(state);
+    });
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    expect(states).toEqual(['catching-up', 'live']);
+    expect(a.engine.pendingFor(b.id)).toEqual({ files: 0 });
+    expect(b.engine.pending()).toEqual({ files: 0, bytes: 0 });
+    c.disconnect();
+    a.vault.put('later.md', 'while apart\n');
+    await waitFor(() => a.engine.pendingFor(b.id).files === 1, 'the change to be pending for b');
+    const progress = c.events.b.filter((e) => e.type === 'progress');
+    expect(progress.at(-1)).toMatchObject({ files: { done: 2, total: 2 } });
+    expect((progress.at(-1) as { bytes: { total: number } }).bytes.total).toBeGreaterThanOrEqual(10_000);
+    sub.unsubscribe();
+  });
+
+  it('logs a merge of concurrent edits, lists conflict copies, and resolves them as asked', async () => {
+    const a = await start('a', { 'n.md': 'one\ntwo\n', 'p.png': new Uint8Array([1]), 'q.png': new Uint8Array([5]) });
+    const b = await start('b');
+    (await (async () => {
+      const c = link(a, b);
+      await waitFor(() => bothFinished(c), 'the first sync');
+      await converged([a, b]);
+      return c;
+    })()).disconnect();
+    a.vault.put('n.md', 'one A\ntwo\n');
+    a.vault.put('p.png', new Uint8Array([2]));
+    a.vault.put('q.png', new Uint8Array([6]));
+    await new Promise((r) => setTimeout(r, 30));
+    b.vault.put('n.md', 'one\ntwo B\n');
+    b.vault.put('p.png', new Uint8Array([3]));
+    b.vault.put('q.png', new Uint8Array([7]));
+    await new Promise((r) => setTimeout(r, 30));
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the second sync');
+    await converged([a, b]);
+    expect(c.events.b).toContainEqual({ type: 'merged', path: 'n.md' });
+    expect(c.events.b.filter((e) => e.type === 'conflict').map((e) => (e as { path: string }).path).sort()).toEqual(['p.png', 'q.png']);
+    const log = await firstValueFrom(b.engine.activityLog$.pipe(skipWhile((l) => !l.some((e) => e.kind === 'merged')), take(1)));
+    expect(log.find((e) => e.kind === 'merged')).toMatchObject({ path: 'n.md', peer: a.id, message: expect.stringMatching(/Merged concurrent edits from 61616161 in n.md/u) });
+    const conflicts = await firstValueFrom(b.engine.conflicts$.pipe(skipWhile((l) => l.length < 2)));
+    expect(conflicts.map((x) => [x.original, x.originalExists])).toEqual([
+      ['p.png', true],
+      ['q.png', true],
+    ]);
+    const [pCopy, qCopy] = conflicts.map((x) => x.copy);
+    await b.engine.resolveConflict(pCopy!, 'keep-this');
+    await b.engine.resolveConflict(qCopy!, 'keep-both');
+    const tree = await converged([a, b]);
+    expect(Object.keys(tree)).toEqual(['n.md', 'p.png', 'q 2.png', 'q.png']);
+    expect([...a.vault.bytes('p.png')!]).toEqual([2]);
+    expect(await firstValueFrom(a.engine.conflicts$.pipe(skipWhile((l) => l.length > 0)))).toEqual([]);
+    expect(a.vault.text('n.md')).toBe('one A\ntwo B\n');
+  });
+});
+
+export type { MemoryLink };

@@ -1,0 +1,386 @@
+import { firstValueFrom, mergeMap, type SchedulerLike, type Subscription } from 'rxjs';
+import type { FrameStream, PeerConnection, SyncEvent } from '../core/ports';
+import { serveBlob } from './blob-transfer';
+import type { BlobFetcher } from './blob-fetcher';
+import { Burst } from './burst';
+import type { ChangeSet, Folder } from './folder';
+import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_UNEXPECTED, REFUSED_VERSION, peerStopped, refusedPath } from './messages';
+import { MAX_NOTE_BYTES } from './disk';
+import { Outbox, changeFrames, inBatches, type Producer } from './outbox';
+import { unsafePathReason } from './paths';
+import { entryOf, type Entry } from './records-codec';
+import { SyncRefusal } from './refusal';
+import { isValidStateVector } from './notes';
+import { receiveDocs, receiveEntries, serveDocs, type DocWant } from './remote';
+import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
+
+/**
+ * One peer's sync over one connection (see docs/SYNC.md, "The protocol").
+ * Both sides run the same session: each says in HELLO how far it has the
+ * other's index, sends its own index from there, asks for the note content
+ * it lacks, and confirms (SYNCED) what it has applied and stored. Then both
+ * stay live: each local change is one CHANGES frame.
+ */
+
+export interface SessionOptions {
+  readonly scheduler: SchedulerLike;
+  readonly progressMs: number;
+  /** Incoming blob requests served at once. */
+  readonly blobServers: number;
+}
+
+export class PeerSession {
+  private outbox: Outbox | null = null;
+  private stream: FrameStream | null = null;
+  private readonly subscriptions: Subscription[] = [];
+  private readonly burst: Burst;
+  private stopped = false;
+  private helloSeen = false;
+  private theirEpoch = '';
+  /** Their sequence numbers: the highest received, and the highest applied and stored with everything before it. */
+  private received = 0;
+  private seen = 0;
+  private theirCaughtUp: number | null = null;
+  /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
+  private readonly outstanding = new Map<string, number>();
+  private readonly expectedBytes = new Map<string, number>();
+  /** The peer's entries for notes whose content was asked for: applied when it arrives. */
+  private readonly waiting = new Map<string, Entry>();
+  private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
+  /** Our sequence numbers: the highest sent, whether the catch-up is out, and the highest the peer confirmed. */
+  private sentSeq = 0;
+  private caughtUpSent = false;
+  private peerAcked = 0;
+  private detachBlobs: () => void = () => undefined;
+  /** Where the catch-up started before the peer's HELLO said how far it has us, and the sequence number it covers. */
+  private assumedFrom = 0;
+  private snapshotSeq = 0;
+  private connectionEnded = false;
+  private byeReceived = false;
+  private handling = '';
+  private rejectRun: (error: unknown) => void = () => undefined;
+
+  constructor(
+    private readonly folder: Folder,
+    private readonly connection: PeerConnection,
+    private readonly fetcher: BlobFetcher,
+    private readonly options: SessionOptions,
+    private readonly emit: (event: SyncEvent) => void,
+  ) {
+    this.burst = new Burst(options.scheduler, options.progressMs, emit);
+  }
+
+  private get peer(): string {
+    return this.connection.remoteNodeId;
+  }
+
+  /** Runs until the connection ends (resolves) or the sync fails (rejects with a reason a person can read). */
+  async run(): Promise<void> {
+    const stream =
+      this.connection.direction === 'outgoing'
+        ? await this.connection.openStream(SYNC_PROTOCOL)
+        : await firstValueFrom(this.connection.incomingStreams(SYNC_PROTOCOL), { defaultValue: null });
+    if (!stream || this.stopped) {
+      stream?.reset();
+      return;
+    }
+    this.stream = stream;
+    const outbox = new Outbox(stream);
+    this.outbox = outbox;
+    const failed = new Promise<never>((_, reject) => (this.rejectRun = reject));
+    this.subscriptions.push(this.connection.closed$.subscribe(() => (this.connectionEnded = true)));
+    // Live changes first, then the catch-up snapshot: nothing that changes in between is missed.
+    this.subscriptions.push(this.folder.changes$.subscribe((change) => this.pushLive(change)));
+    this.subscriptions.push(
+      this.connection
+        .incomingStreams(BLOB_PROTOCOL)
+        .pipe(mergeMap((blob) => serveBlob(this.folder, blob).catch((error: unknown) => this.fail(error)), this.options.blobServers))
+        .subscribe(),
+    );
+    this.subscriptions.push(this.fetcher.settled$.subscribe((device) => device === this.peer && this.checkSettled()));
+    this.detachBlobs = this.fetcher.attach({
+      deviceId: this.peer,
+      connection: this.connection,
+      onBytes: (bytes) => this.burst.done(0, bytes),
+      refuse: (refusal) => this.fail(refusal),
+    });
+    const mark = this.folder.peerMark(this.peer);
+    this.theirEpoch = mark.epoch;
+    this.seen = mark.seen;
+    outbox.send({ type: 'hello', protocol: PROTOCOL_VERSION, folder: this.folder.options.folderId, device: this.folder.options.deviceId, epoch: this.folder.epoch, seenEpoch: mark.epoch, seen: mark.seen });
+    // Send what the peer confirmed last time we talked at once, without waiting for its HELLO (half a round trip saved).
+    const assumed = mark.ackedEpoch === this.folder.epoch ? mark.acked : 0;
+    this.assumedFrom = assumed;
+    this.burst.begin();
+    this.catchUp(assumed, Number.POSITIVE_INFINITY);
+    try {
+      await Promise.race([this.readLoop(stream), outbox.run(), failed]);
+    } catch (error) {
+      if (this.stopped || (this.connectionEnded && !(error instanceof SyncRefusal))) return;
+      if (error instanceof SyncRefusal) this.connection.close(error.message, 'refused');
+      throw error;
+    } finally {
+      this.stop();
+    }
+  }
+
+  /** Ends the session (the peer was removed, the connection dropped, the engine shut down). Idempotent. */
+  stop(reason?: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.outbox?.stop();
+    if (reason && this.stream && !this.connectionEnded) {
+      // Tell the peer this is a clean stop, not a failure. Finished, not reset: a reset could drop the frame.
+      const stream = this.stream;
+      stream
+        .write(encodeMessage({ type: 'bye', reason }))
+        .then(() => stream.finish())
+        .catch(() => stream.reset());
+    } else {
+      this.stream?.reset();
+    }
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.detachBlobs();
+    this.burst.dispose();
+  }
+
+  private async readLoop(stream: FrameStream): Promise<void> {
+    for (;;) {
+      const frame = await stream.read().catch((error: unknown) => {
+        if (this.stopped) return null;
+        throw error;
+      });
+      if (frame === null || this.stopped) return;
+      let message: SyncMessage;
+      try {
+        message = decodeMessage(frame) as SyncMessage;
+      } catch {
+        throw new SyncRefusal(REFUSED_FRAME);
+      }
+      this.handling = message.type;
+      await this.handle(message);
+      this.handling = '';
+      if (this.byeReceived) return;
+    }
+  }
+
+  private async handle(message: SyncMessage): Promise<void> {
+    if (message.type !== 'hello' && message.type !== 'bye' && !this.helloSeen) throw new SyncRefusal(REFUSED_UNEXPECTED(message.type));
+    switch (message.type) {
+      case 'hello':
+        return this.onHello(message);
+      case 'changes':
+        await this.onEntries(message.entries, new Set(message.docs.map((d) => d.id)));
+        if (message.docs.length > 0) await this.onDocs(message.docs);
+        return;
+      case 'docs':
+        return this.onDocs(message.docs);
+      case 'doc-part':
+        return this.onPart(message.id, message.total, message.offset, message.bytes);
+      case 'want-docs':
+        this.outbox!.answer(this.serve(message.wants));
+        return;
+      case 'caught-up': {
+        const first = this.theirCaughtUp === null;
+        this.theirCaughtUp = Math.max(this.theirCaughtUp ?? 0, message.seq);
+        return this.advance(first);
+      }
+      case 'synced':
+        return this.onSynced(message.seq);
+      case 'bye':
+        // The peer stopped syncing (it is shutting down, or removed this device): the session ends, not as a failure.
+        this.folder.emit({ type: 'error', message: peerStopped(message.reason) });
+        this.byeReceived = true;
+        return;
+      default:
+        throw new SyncRefusal(REFUSED_FRAME);
+    }
+  }
+
+  private async onHello(hello: Extract<SyncMessage, { type: 'hello' }>): Promise<void> {
+    if (this.helloSeen) throw new SyncRefusal(REFUSED_UNEXPECTED('a second HELLO'));
+    if (hello.protocol !== PROTOCOL_VERSION) throw new SyncRefusal(REFUSED_VERSION(hello.protocol, PROTOCOL_VERSION));
+    if (hello.folder !== this.folder.options.folderId) throw new SyncRefusal(REFUSED_FOLDER);
+    if (hello.device !== this.peer) throw new SyncRefusal(REFUSED_IDENTITY);
+    this.helloSeen = true;
+    if (hello.epoch !== this.theirEpoch) {
+      // The peer's index is new (first contact, or its store was rebuilt): what we saw of the old one says nothing.
+      this.theirEpoch = hello.epoch;
+      this.seen = 0;
+      await this.folder.run(() => this.folder.commit({ peers: [{ ...this.folder.peerMark(this.peer), epoch: hello.epoch, seen: 0 }] }));
+    }
+    const peerHas = hello.seenEpoch === this.folder.epoch ? hello.seen : 0;
+    if (peerHas < this.assumedFrom) this.catchUp(peerHas, this.assumedFrom);
+    this.outbox!.later(() => {
+      if (this.caughtUpSent) return Promise.resolve(null);
+      // Runs after the catch-up frames, and live frames always go first: everything up to the folder's
+      // sequence number is now either sent or a change this peer made itself (an echo, not sent back).
+      this.caughtUpSent = true;
+      this.sentSeq = Math.max(this.sentSeq, this.folder.seq);
+      return Promise.resolve({ type: 'caught-up', seq: this.folder.seq });
+    });
+  }
+
+  /** Queues this device's records changed in (from, to] as catch-up frames, read fresh from the index as each frame goes. */
+  private catchUp(from: number, to: number): void {
+    const ids = this.folder.index.changedSince(from).filter((r) => r.seq <= to).map((r) => r.id);
+    this.snapshotSeq = Math.max(this.snapshotSeq, this.folder.seq);
+    const limit = this.snapshotSeq;
+    let at = 0;
+    const producer: Producer = () => {
+      const entries: Entry[] = [];
+      while (at < ids.length && entries.length < 500) {
+        const record = this.folder.index.get(ids[at++]!);
+        // A record changed since the snapshot goes (or went) out live.
+        if (record && record.seq <= limit) entries.push(entryOf(record));
+      }
+      if (entries.length === 0) return Promise.resolve(at < ids.length ? producer() : null);
+      this.sentSeq = Math.max(this.sentSeq, ...entries.map((e) => e.seq));
+      this.burst.expect(entries.length, 0);
+      this.burst.done(entries.length, 0);
+      return Promise.resolve({ type: 'changes', entries, docs: [] });
+    };
+    this.outbox!.later(producer);
+  }
+
+  private pushLive(change: ChangeSet): void {
+    if (this.stopped) return;
+    const fromPeer = change.origin === this.peer;
+    const entries = change.records.filter((r) => !(fromPeer && change.echoes.has(r.id))).map(entryOf);
+    const docs = fromPeer ? [] : change.docs;
+    const top = Math.max(0, ...change.records.map((r) => r.seq));
+    if (entries.length > 0 || docs.length > 0) {
+      this.burst.expect(entries.length, 0);
+      this.burst.done(entries.length, 0);
+      this.outbox!.sendLive(entries, docs);
+    }
+    if (entries.length < change.records.length && this.caughtUpSent) {
+      // Records left out because the peer made them: say it has everything up to here, so the next catch-up skips them.
+      this.outbox!.sendLiveMessage({ type: 'caught-up', seq: top });
+    }
+    if (entries.length > 0 || this.caughtUpSent) this.sentSeq = Math.max(this.sentSeq, top);
+  }
+
+  /** @param pushed notes whose update came in the same frame (no need to ask for them) */
+  private async onEntries(entries: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const entry of entries) {
+      const unsafe = unsafePathReason(entry.path);
+      if (unsafe) throw new SyncRefusal(refusedPath(entry.path, unsafe));
+      if (entry.kind === 'text' && entry.size > MAX_NOTE_BYTES) throw new SyncRefusal(REFUSED_TOO_BIG);
+      if (entry.sv && !isValidStateVector(entry.sv)) throw new SyncRefusal(REFUSED_FRAME);
+    }
+    if (entries.length === 0) return;
+    const topSeq = Math.max(...entries.map((e) => e.seq));
+    this.received = Math.max(this.received, topSeq);
+    this.burst.expect(entries.length, 0);
+    const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
+    for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted) this.fetcher.announce(entry.hash, this.peer);
+    this.fetcher.kick();
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    for (const want of wants) {
+      const entry = byId.get(want.id);
+      if (entry) this.waiting.set(want.id, entry);
+      this.outstanding.set(want.id, entry?.seq ?? topSeq);
+      this.expectedBytes.set(want.id, entry?.size ?? 0);
+      this.burst.expect(0, entry?.size ?? 0);
+    }
+    this.askFor(wants.filter((w) => !pushed.has(w.id)));
+    this.burst.done(entries.length, 0);
+    await this.advance();
+  }
+
+  private askFor(wants: readonly DocWant[]): void {
+    for (const batch of inBatches(wants, 2000, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
+  }
+
+  private async onDocs(docs: readonly DocUpdate[]): Promise<void> {
+    const lacking = await this.folder.run(() => receiveDocs(this.folder, this.peer, docs, this.waiting));
+    this.askFor(lacking);
+    const still = new Set(lacking.map((w) => w.id));
+    for (const doc of docs) {
+      if (still.has(doc.id)) continue;
+      this.outstanding.delete(doc.id);
+      this.waiting.delete(doc.id);
+      this.burst.done(0, this.expectedBytes.get(doc.id) ?? doc.update.length);
+      this.expectedBytes.delete(doc.id);
+    }
+    await this.advance();
+  }
+
+  private async onPart(id: string, total: number, offset: number, bytes: Uint8Array): Promise<void> {
+    if (total > MAX_NOTE_BYTES * 4 || offset + bytes.length > total) throw new SyncRefusal(REFUSED_TOO_BIG);
+    let part = this.parts.get(id);
+    if (!part || part.bytes.length !== total) this.parts.set(id, (part = { bytes: new Uint8Array(total), got: 0 }));
+    part.bytes.set(bytes, offset);
+    part.got += bytes.length;
+    if (part.got < total) return;
+    this.parts.delete(id);
+    await this.onDocs([{ id, update: part.bytes }]);
+  }
+
+  /** Answers a WANT_DOCS, a frame at a time; every asked note gets an answer (empty if there is nothing to send), so the asker can tell it is done. */
+  private serve(wants: readonly DocWant[]): Producer {
+    let at = 0;
+    let pending: SyncMessage[] = [];
+    const next: Producer = async () => {
+      if (pending.length > 0) return pending.shift()!;
+      if (at >= wants.length) return null;
+      const batch = wants.slice(at, at + 64);
+      at += batch.length;
+      const found = await serveDocs(this.folder, batch);
+      const answered = new Set(found.map((d) => d.id));
+      const docs = [...found, ...batch.filter((w) => !answered.has(w.id)).map((w) => ({ id: w.id, update: new Uint8Array([0, 0]) }))];
+      pending = changeFrames([], docs);
+      return next();
+    };
+    return next;
+  }
+
+  private async onSynced(seq: number): Promise<void> {
+    if (seq > this.peerAcked) {
+      this.peerAcked = seq;
+      const mark = this.folder.peerMark(this.peer);
+      await this.folder.run(() => this.folder.commit({ peers: [{ ...mark, acked: seq, ackedEpoch: this.folder.epoch }] }));
+    }
+    this.checkSettled();
+  }
+
+  /**
+   * Moves `seen` as far as everything received is applied (and every note it
+   * called for), stores it, and tells the peer. Only after the peer's
+   * catch-up: before it, entries arrive out of order.
+   */
+  private async advance(always = false): Promise<void> {
+    if (this.theirCaughtUp !== null) {
+      let target = Math.max(this.received, this.theirCaughtUp);
+      for (const seq of this.outstanding.values()) target = Math.min(target, seq - 1);
+      if (target > this.seen) {
+        this.seen = target;
+        const mark = this.folder.peerMark(this.peer);
+        await this.folder.run(() => this.folder.commit({ peers: [{ ...mark, epoch: this.theirEpoch, seen: target }] }));
+        this.outbox?.send({ type: 'synced', seq: target });
+      } else if (always) {
+        this.outbox?.send({ type: 'synced', seq: this.seen });
+      }
+    }
+    this.checkSettled();
+  }
+
+  /** For diagnosing a sync that does not finish. */
+  describe(): string {
+    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
+  }
+
+  /** Emits `finished` once both sides hold everything of each other and no transfer from this peer is running. */
+  private checkSettled(): void {
+    if (!this.burst.running || this.stopped) return;
+    const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
+    const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq;
+    if (theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0) this.burst.finish();
+  }
+
+  /** Ends the session with `error` (a refusal found outside the read loop: a blob stream). */
+  private fail(error: unknown): void {
+    if (!this.stopped) this.rejectRun(error);
+  }
+}

@@ -1,0 +1,72 @@
+import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+
+/**
+ * Batches bursts of disk events: a batch closes after `quietMs` without an
+ * event, or `maxMs` after its first event when events keep coming (a long
+ * copy into the folder still syncs as it goes). A delete and a create of the
+ * same content in one batch are paired into a move, so the quiet time is
+ * also the rename window. On the injected scheduler, for marble specs.
+ */
+export function batchChanges<T>(quietMs: number, maxMs: number, scheduler: SchedulerLike): OperatorFunction<T, T[]> {
+  return (source) =>
+    new Observable<T[]>((subscriber) => {
+      let batch: T[] = [];
+      let quiet: Subscription | null = null;
+      let max: Subscription | null = null;
+      const flush = (): void => {
+        quiet?.unsubscribe();
+        max?.unsubscribe();
+        quiet = null;
+        max = null;
+        if (batch.length === 0) return;
+        const out = batch;
+        batch = [];
+        subscriber.next(out);
+      };
+      const subscription = source.subscribe({
+        next: (value) => {
+          batch.push(value);
+          quiet?.unsubscribe();
+          quiet = scheduler.schedule(flush, quietMs);
+          max ??= scheduler.schedule(flush, maxMs);
+        },
+        error: (error: unknown) => {
+          flush();
+          subscriber.error(error);
+        },
+        complete: () => {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        quiet?.unsubscribe();
+        max?.unsubscribe();
+      };
+    });
+}
+
+/** Delays between retries of writes that could not be done yet: 100 ms doubling to 30 s. */
+export function retryDelay(attempt: number): number {
+  return Math.min(30_000, 100 * 2 ** Math.min(attempt, 9));
+}
+
+/**
+ * While `pending$` says true, runs `attempt` after retryDelay(0), then again
+ * after retryDelay(1)... until `pending$` says false (which cancels a
+ * waiting retry); the next true starts again from the shortest delay.
+ */
+export function retryWhilePending(pending$: Observable<boolean>, attempt: () => Observable<unknown>, scheduler: SchedulerLike): Observable<unknown> {
+  return pending$.pipe(
+    distinctUntilChanged(),
+    switchMap((pending) => {
+      if (!pending) return EMPTY;
+      let n = 0;
+      return defer(() => timer(retryDelay(n++), scheduler)).pipe(
+        concatMap(() => attempt()),
+        repeat(),
+      );
+    }),
+  );
+}
