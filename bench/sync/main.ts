@@ -9,7 +9,8 @@
  *                         [--moves N] [--catch-up 10,100,1000] [--pairs N] [--outage-seconds S]
  *                         [--outage-runs N] [--seed S] [--keep] [--json PATH | --no-json]
  *
- * Needs root (namespaces, nftables) and Linux. Loopback-like only: the two
+ * Needs root (namespaces, nftables) and Linux; installs iproute2, nftables
+ * and syncthing with apt-get when missing. Loopback-like only: the two
  * namespaces have no route anywhere but each other.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -19,6 +20,7 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { cleanupAll, onCleanup } from './cleanup';
 import { loadAverage, now, peersFor, type Context, type Options } from './context';
+import { ensureCommand } from './install';
 import { Link, staleNamespaces } from './netns';
 import { outage, type OutageResults } from './outage';
 import { Figures, format, markdownTable, summarize } from './report';
@@ -157,8 +159,8 @@ function methods(opts: Options): string {
     'How these were measured:',
     '- Each peer is a separate process in its own network namespace; the two namespaces are joined by one veth pair (MTU 1500, segmentation offload off, IPv6 off) and have no other route. Bytes on the wire are the pair\'s counters, both directions, whole frames with headers, read before and after each figure: the same for both tools, outside both.',
     '- A change has arrived when the other side\'s file holds exactly the expected bytes (SHA-256), or is gone for a delete. One file is read every 2 ms; many files are checked by sweeps over the pending folders (readdir, then size and hash of names that appeared) at most every 25 ms (10 ms for catch-up); the sweep gap is the resolution. Times are the harness\'s clock, from just before it writes the change (or starts both processes).',
-    '- "Connected" is the first line in which a tool says so, stamped by the harness when it arrives. "Both say in sync": Syncthing\'s REST API on each side (connected, folder idle, nothing needed, the other\'s index received and 100 % complete), polled every 100 ms; ours: `list --json` on each side shows the other connected with a lastSyncAt after the start, polled every 250 ms.',
-    `- Per-change bytes: from just before the change until ${SETTLE_MS / 1000} s after it arrived, minus the link's idle rate over the same time (measured for 5 s before the series). Changes start after a random pause of up to the watcher delay, so they do not fall in step with Syncthing's periodic flush.`,
+    '- "Connected" is the first line in which a tool says so, stamped by the harness when it arrives. "Both say in sync": Syncthing\'s REST API on each side (connected, folder idle, nothing needed, the other\'s index received and 100 % complete), polled every 100 ms; ours: `status --json` on each side (both asked at once, each a process start) shows the other connected, the sync with it live, none of its changes waiting for the other, nothing left to write, and a sync finished after the start; polled every 250 ms.',
+    `- Per-change bytes: from just before the change until ${SETTLE_MS / 1000} s after it arrived, minus the link's idle rate over the same time (measured for 10 s, 3 s after the pair last changed anything, before the series). Changes start after a random pause of up to the watcher delay, so they do not fall in step with Syncthing's periodic flush.`,
     '- Memory: VmHWM and VmRSS from /proc/PID/status of each peer process, sampled every 250 ms; the figure is the larger of the two peers. Syncthing runs as one process (STMONITORED): its usual monitor process, about 17 MB, is not counted.',
     `- Catch-up: B stopped, K notes edited on A (Syncthing rescans A; ours waits out its watcher), B started; bytes from B's start until both say in sync. Concurrent edits: the link cut with an nftables drop rule, ${opts.pairs} notes edited on both sides (a line near the top on A, near the bottom on B), both sides settle, the link restored; edits counted in the notes and in conflict copies once both folders are identical.`,
     '- Page cache warm for both tools (the vault is generated, then copied, on the same machine); tools alternate who runs first for the repeated initial-sync figures; the 1-minute load average is in the log beside each initial sync (the machine is shared).',
@@ -184,7 +186,8 @@ function outageTable(results: OutageResults, opts: Options): string {
 async function main(): Promise<void> {
   const opts = options(process.argv.slice(2));
   if (process.platform !== 'linux' || process.getuid?.() !== 0) throw new Error('bench:sync needs Linux and root (it makes network namespaces and nftables rules).');
-  for (const tool of ['ip', 'nft']) if (spawnSync('which', [tool]).status !== 0) throw new Error(`bench:sync needs \`${tool}\` (iproute2, nftables).`);
+  ensureCommand('ip', 'iproute2', log);
+  ensureCommand('nft', 'nftables', log);
   const stale = staleNamespaces();
   if (stale.length) log(`note: namespaces left by an earlier run that was killed: ${stale.join(', ')} (remove with \`ip netns del NAME\`)`);
 

@@ -128,8 +128,14 @@ export async function identicalCopies(ctx: Context, tool: SyncTool, run: number)
 
 /* ---------------------------------------------------------------- live changes */
 
-/** Bytes per second on the link while nothing changes (heartbeats, pings), over `ms`. */
-async function idleRate(ctx: Context, ms = 5_000): Promise<number> {
+/**
+ * Bytes per second on the link while nothing changes (heartbeats, pings),
+ * over `ms`, after `settleMs` in which the trailing traffic of what came
+ * before (acknowledgements, marks) dies down: counted as idle, it made the
+ * per-change bytes come out below zero.
+ */
+async function idleRate(ctx: Context, ms = 10_000, settleMs = 3_000): Promise<number> {
+  await sleep(settleMs);
   const before = ctx.link.bytes();
   const t = now();
   await sleep(ms);

@@ -17,6 +17,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import type { Link } from './netns';
+import { ensureCommand } from './install';
 import { ToolProcess, runCommand } from './process';
 import type { Peer, SyncTool, ToolInfo } from './tool';
 
@@ -25,17 +26,10 @@ const PORT = 22000;
 
 /** Installs Debian's syncthing when it is missing (as issue 13 says); returns its version line. */
 export function ensureSyncthing(log: (line: string) => void): string {
+  ensureCommand('syncthing', 'syncthing', log, ', or run with --only vault-peers');
   const found = spawnSync('syncthing', ['--version'], { encoding: 'utf8' });
-  if (found.status === 0) return found.stdout.trim();
-  log('syncthing is not installed: apt-get install -y syncthing');
-  let install = spawnSync('apt-get', ['install', '-y', 'syncthing'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (install.status !== 0) {
-    spawnSync('apt-get', ['update'], { stdio: 'inherit' });
-    install = spawnSync('apt-get', ['install', '-y', 'syncthing'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  }
-  const after = spawnSync('syncthing', ['--version'], { encoding: 'utf8' });
-  if (after.status !== 0) throw new Error('Could not install syncthing (apt-get install -y syncthing failed). Install it, or run with --only vault-peers.');
-  return after.stdout.trim();
+  if (found.status !== 0) throw new Error(`syncthing --version failed: ${found.stderr.trim()}`);
+  return found.stdout.trim();
 }
 
 interface Instance {

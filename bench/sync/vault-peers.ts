@@ -8,17 +8,16 @@
  *   run [--vault DIR]   stays up; one line per status change ("... Beta (abcd…) connected")
  *   invite              asks the running `run` for a VP1… invite and waits for the joiner
  *   join <invite>       pairs (opens its own endpoint when no `run` is up)
- *   list --json         { peers: [{ name, status, lastSyncAt, ... }] } through the running peer
+ *   status --json       { here: { files }, peers: [{ name, status, sync, waiting, lastSyncAt, ... }] } through the running peer
  *
- * THIS IS THE FILE TO ADJUST when `run --vault` lands: the command lines are
- * in `COMMANDS`, what a status line looks like in `CONNECTED`/`GONE`, and
- * what "in sync" means in `inSyncRow`. `settleLocal` has no command to ask
- * yet (see there). `withVault: false` runs plain `run`, which works today
- * (the outage scenario uses it).
+ * The command lines are in `COMMANDS`, what a status line looks like in
+ * `CONNECTED`/`GONE`, and what "in sync" means in `inSync`. `withVault:
+ * false` runs plain `run` (the outage scenario uses it).
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Link } from './netns';
 import { ToolProcess, runCommand } from './process';
 import type { Peer, SideName, SyncTool, ToolInfo } from './tool';
@@ -31,6 +30,7 @@ export function repoRoot(): string {
 }
 
 /** The built headless peer; VAULT_PEERS_CLI points the bench at another build (another checkout's dist/cli/vault-peers.js). */
+const execFileAsync = promisify(execFile);
 const CLI = process.env.VAULT_PEERS_CLI ?? join(repoRoot(), 'dist', 'cli', 'vault-peers.js');
 const PORT = 47_100;
 const NAMES: Record<SideName, string> = { a: 'Alpha', b: 'Beta' };
@@ -41,7 +41,7 @@ const COMMANDS = {
   run: (peer: Peer, withVault: boolean): string[] => ['run', ...(withVault ? ['--vault', peer.vault] : [])],
   invite: (): string[] => ['invite'],
   join: (invite: string, inviterName: string): string[] => ['join', invite, '--name', inviterName],
-  list: (): string[] => ['list', '--json'],
+  status: (): string[] => ['status', '--json'],
 };
 
 /** "HH:MM:SS Beta (abcd…) connected" (or syncing): the other peer is up. */
@@ -49,16 +49,40 @@ const CONNECTED = (name: string): RegExp => new RegExp(`\\b${name}\\b.*\\s(conne
 /** "... Beta (abcd…) disconnected (reason)" or "connecting": the other peer is gone. */
 const GONE = (name: string): RegExp => new RegExp(`\\b${name}\\b.*\\s(disconnected|connecting)\\b`);
 
-interface ListRow {
+/** The parts of `status --json` (src/cli/commands-sync.ts, StatusOutput) the bench reads. */
+interface StatusRow {
   readonly name: string;
   readonly status: string;
+  readonly sync: string | null;
+  readonly waiting: number | null;
   readonly lastSyncAt: string | null;
 }
-
-/** Connected, and a sync finished after `sinceWall` (issue 11: lastSyncAt is set on each `finished`). */
-function inSyncRow(row: ListRow | undefined, sinceWall: number): boolean {
-  return row !== undefined && row.status === 'connected' && row.lastSyncAt !== null && Date.parse(row.lastSyncAt) >= sinceWall;
+interface Status {
+  readonly here: { readonly files: number } | null;
+  readonly peers: readonly StatusRow[];
 }
+
+/**
+ * One side is in sync with the other: connected, the engine live with it
+ * (nothing being caught up), none of this side's changes waiting for it,
+ * nothing left to write here, and a sync finished after `sinceWall` (so a
+ * state from before a restart does not count).
+ */
+function inSync(status: Status | null, row: StatusRow | undefined, sinceWall: number): boolean {
+  return (
+    status !== null &&
+    status.here?.files === 0 &&
+    row !== undefined &&
+    row.status === 'connected' &&
+    row.sync === 'live' &&
+    row.waiting === 0 &&
+    row.lastSyncAt !== null &&
+    Date.parse(row.lastSyncAt) >= sinceWall
+  );
+}
+
+const describe = (status: Status | null, row: StatusRow | undefined): string =>
+  status === null ? 'no answer' : `${row?.status}/${row?.sync}, ${row?.waiting} waiting, ${status.here?.files} to write here, synced ${row?.lastSyncAt}`;
 
 export class VaultPeers implements SyncTool {
   readonly info: ToolInfo;
@@ -136,13 +160,13 @@ export class VaultPeers implements SyncTool {
     return GONE(other(peer)).test(text);
   }
 
-  private list(peer: Peer): ListRow[] {
-    const r = spawnSync(process.execPath, [CLI, ...COMMANDS.list(), '--dir', peer.home], { encoding: 'utf8', timeout: 20_000 });
-    if (r.status !== 0) return [];
+  /** `status --json` of a running peer, or null when it does not answer (starting, stopping). */
+  private async status(peer: Peer): Promise<Status | null> {
     try {
-      return (JSON.parse(r.stdout) as { peers: ListRow[] }).peers;
+      const { stdout } = await execFileAsync(process.execPath, [CLI, ...COMMANDS.status(), '--dir', peer.home], { encoding: 'utf8', timeout: 20_000 });
+      return JSON.parse(stdout) as Status;
     } catch {
-      return [];
+      return null;
     }
   }
 
@@ -151,18 +175,20 @@ export class VaultPeers implements SyncTool {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const at = performance.now();
-      const rowA = this.list(a).find((r) => r.name === NAMES.b);
-      const rowB = this.list(b).find((r) => r.name === NAMES.a);
-      if (inSyncRow(rowA, sinceWall) && inSyncRow(rowB, sinceWall)) return at;
-      if (performance.now() > deadline) throw new Error(`vault-peers: not in sync within ${timeoutMs} ms (A sees ${rowA?.status}/${rowA?.lastSyncAt}, B sees ${rowB?.status}/${rowB?.lastSyncAt})`);
+      // Both asked at once: each answer is a process start (a few hundred ms on a busy machine).
+      const [statusA, statusB] = await Promise.all([this.status(a), this.status(b)]);
+      const rowA = statusA?.peers.find((r) => r.name === NAMES.b);
+      const rowB = statusB?.peers.find((r) => r.name === NAMES.a);
+      if (inSync(statusA, rowA, sinceWall) && inSync(statusB, rowB, sinceWall)) return at;
+      if (performance.now() > deadline) throw new Error(`vault-peers: not in sync within ${timeoutMs} ms (A: ${describe(statusA, rowA)}; B: ${describe(statusB, rowB)})`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
 
   /**
-   * There is no "scan now" command: the folder watcher is the only way in.
-   * Wait out its debounce generously (this is set-up, never inside a timed
-   * figure). Replace with `status` once it says nothing is pending.
+   * There is no "scan now" command: the folder watcher is the only way in,
+   * and it batches for 50 ms (at most 1 s) before the engine reads a change.
+   * Wait that out generously (this is set-up, never inside a timed figure).
    */
   async settleLocal(): Promise<void> {
     await new Promise((r) => setTimeout(r, 5_000));
