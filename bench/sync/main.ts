@@ -122,6 +122,7 @@ function defineFigures(figures: Figures, opts: Options): void {
   figures.figure('attachments-bytes', '… bytes on the wire', 'B');
   figures.figure('memory-peak', `Peak resident memory (VmHWM) of either peer during the initial sync of ${n} notes`, 'MB', '≤ 150 MB', under(150));
   figures.figure('memory-settled', '… resident memory (VmRSS) 5 s after both say in sync', 'MB', '≤ 150 MB', under(150));
+  figures.figure('memory-private', '… peak of its own pages (RssAnon: resident memory without the shared code of its binary and libraries, sampled)', 'MB');
   figures.figure('cpu-initial', '… CPU time of both peers together (user + system)', 's');
   figures.figure('concurrent-conflicts', `Concurrent edits: ${opts.pairs.toLocaleString('en')} notes edited on both sides while cut off, then reconnected: conflict files`, 'count', '0', under(0));
   figures.figure('concurrent-once', '… edits present exactly once in the notes', 'count', `${(2 * opts.pairs).toLocaleString('en')} (all)`, (o) => o === 2 * opts.pairs);
@@ -160,8 +161,8 @@ function methods(opts: Options): string {
     '- Each peer is a separate process in its own network namespace; the two namespaces are joined by one veth pair (MTU 1500, segmentation offload off, IPv6 off) and have no other route. Bytes on the wire are the pair\'s counters, both directions, whole frames with headers, read before and after each figure: the same for both tools, outside both.',
     '- A change has arrived when the other side\'s file holds exactly the expected bytes (SHA-256), or is gone for a delete. One file is read every 2 ms; many files are checked by sweeps over the pending folders (readdir, then size and hash of names that appeared) at most every 25 ms (10 ms for catch-up); the sweep gap is the resolution. Times are the harness\'s clock, from just before it writes the change (or starts both processes).',
     '- "Connected" is the first line in which a tool says so, stamped by the harness when it arrives. "Both say in sync": Syncthing\'s REST API on each side (connected, folder idle, nothing needed, the other\'s index received and 100 % complete), polled every 100 ms; ours: `status --json` on each side (both asked at once, each a process start) shows the other connected, the sync with it live, none of its changes waiting for the other, nothing left to write, and a sync finished after the start; polled every 250 ms.',
-    `- Per-change bytes: from just before the change until ${SETTLE_MS / 1000} s after it arrived, minus the link's idle rate over the same time (measured for 10 s, 3 s after the pair last changed anything, before the series). Changes start after a random pause of up to the watcher delay, so they do not fall in step with Syncthing's periodic flush.`,
-    '- Memory: VmHWM and VmRSS from /proc/PID/status of each peer process, sampled every 250 ms; the figure is the larger of the two peers. Syncthing runs as one process (STMONITORED): its usual monitor process, about 17 MB, is not counted.',
+    `- Per-change bytes: from just before the change until ${SETTLE_MS / 1000} s after it arrived, minus the link's idle rate over the same time (the median of ten one-second windows, 3 s after the pair last changed anything, before the series: the idle traffic is steady with a rare burst). Changes start after a random pause of up to the watcher delay, so they do not fall in step with Syncthing's periodic flush.`,
+    '- Memory: VmHWM, VmRSS and RssAnon from /proc/PID/status of each peer process, sampled every 250 ms; the figure is the larger of the two peers. RSS counts the pages of the binary and libraries it maps (for ours, node and the iroh library: about 53 MB, shared with any other node process); RssAnon leaves them out. Syncthing runs as one process (STMONITORED): its usual monitor process, about 17 MB, is not counted.',
     `- Catch-up: B stopped, K notes edited on A (Syncthing rescans A; ours waits out its watcher), B started; bytes from B's start until both say in sync. Concurrent edits: the link cut with an nftables drop rule, ${opts.pairs} notes edited on both sides (a line near the top on A, near the bottom on B), both sides settle, the link restored; edits counted in the notes and in conflict copies once both folders are identical.`,
     '- Page cache warm for both tools (the vault is generated, then copied, on the same machine); tools alternate who runs first for the repeated initial-sync figures; the 1-minute load average is in the log beside each initial sync (the machine is shared).',
   ].join('\n');
@@ -334,7 +335,7 @@ async function main(): Promise<void> {
       method: {
         link: 'two network namespaces joined by one veth pair (MTU 1500, gso_max_segs 1, IPv6 off); bytes = the pair\'s counters, both directions, whole frames',
         arrival: 'the other side\'s file holds exactly the expected bytes (SHA-256); one file polled every 2 ms, many files by readdir sweeps (resolution given per figure in the log)',
-        memory: '/proc/PID/status VmRSS and VmHWM of each peer process, sampled every 250 ms',
+        memory: '/proc/PID/status VmRSS, VmHWM and RssAnon of each peer process, sampled every 250 ms',
         connected: 'the first line in which the tool says it is connected, stamped by the harness when it arrives',
       },
       figures: figures.list.map((f) => ({ id: f.id, name: f.name, unit: f.unit, target: f.target ?? null, notes: f.notes, results: f.results })),

@@ -177,6 +177,7 @@ export function describeDiff(diff: TreeDiff): string {
 /** Resident memory of some processes, sampled every `everyMs` from /proc. */
 export class MemorySampler {
   private readonly peak = new Map<number, number>();
+  private readonly peakAnon = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -190,14 +191,16 @@ export class MemorySampler {
   private sample(): void {
     for (const pid of this.pids) {
       const memory = memoryOf(pid);
-      if (memory) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, memory.rss, memory.hwm));
+      if (!memory) continue;
+      this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, memory.rss, memory.hwm));
+      this.peakAnon.set(pid, Math.max(this.peakAnon.get(pid) ?? 0, memory.anon));
     }
   }
 
-  /** Stops sampling; per pid: the highest VmRSS or VmHWM seen, now's VmRSS, and CPU seconds so far. */
-  stop(): { pid: number; peak: number; rss: number; cpuSeconds: number | null }[] {
+  /** Stops sampling; per pid: the highest VmRSS or VmHWM seen, the highest RssAnon sampled, now's VmRSS, and CPU seconds so far. */
+  stop(): { pid: number; peak: number; peakAnon: number; rss: number; cpuSeconds: number | null }[] {
     clearInterval(this.timer);
     this.sample();
-    return this.pids.map((pid) => ({ pid, peak: this.peak.get(pid) ?? 0, rss: memoryOf(pid)?.rss ?? 0, cpuSeconds: cpuSecondsOf(pid) }));
+    return this.pids.map((pid) => ({ pid, peak: this.peak.get(pid) ?? 0, peakAnon: this.peakAnon.get(pid) ?? 0, rss: memoryOf(pid)?.rss ?? 0, cpuSeconds: cpuSecondsOf(pid) }));
   }
 }

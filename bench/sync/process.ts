@@ -18,6 +18,8 @@ export interface Memory {
   readonly rss: number;
   /** The highest resident set size so far, bytes. */
   readonly hwm: number;
+  /** Resident memory of the process's own (anonymous) pages now, bytes: RSS without the shared code pages of its binary and libraries. */
+  readonly anon: number;
 }
 
 /** VmRSS and VmHWM of a process, or null once it is gone. */
@@ -25,7 +27,7 @@ export function memoryOf(pid: number): Memory | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
   } catch {
     return null;
   }

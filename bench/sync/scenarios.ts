@@ -91,6 +91,7 @@ export async function initialSync(ctx: Context, tool: SyncTool, what: 'notes' | 
       const settled = [memoryOf(pa.pid)?.rss ?? 0, memoryOf(pb.pid)?.rss ?? 0];
       ctx.figures.add('memory-peak', variant, [Math.max(...usage.map((u) => u.peak)) / MB]);
       ctx.figures.add('memory-settled', variant, [Math.max(...settled) / MB]);
+      ctx.figures.add('memory-private', variant, [Math.max(...usage.map((u) => u.peakAnon)) / MB]);
       ctx.figures.add('cpu-initial', variant, [usage.reduce((s, u) => s + (u.cpuSeconds ?? 0), 0)]);
     }
     ctx.log(
@@ -129,17 +130,24 @@ export async function identicalCopies(ctx: Context, tool: SyncTool, run: number)
 /* ---------------------------------------------------------------- live changes */
 
 /**
- * Bytes per second on the link while nothing changes (heartbeats, pings),
- * over `ms`, after `settleMs` in which the trailing traffic of what came
- * before (acknowledgements, marks) dies down: counted as idle, it made the
- * per-change bytes come out below zero.
+ * Bytes per second on the link while nothing changes (heartbeats, pings):
+ * the median of `seconds` one-second windows, after `settleMs` in which the
+ * trailing traffic of what came before (acknowledgements, marks) dies down.
+ * The median, because the idle traffic is steady with rare bursts (iroh's
+ * path probes, a few KB about once a minute): a mean over a window that
+ * caught one made every per-change figure look cheaper than it was.
  */
-async function idleRate(ctx: Context, ms = 10_000, settleMs = 3_000): Promise<number> {
+async function idleRate(ctx: Context, seconds = 10, settleMs = 3_000): Promise<number> {
   await sleep(settleMs);
-  const before = ctx.link.bytes();
-  const t = now();
-  await sleep(ms);
-  return (total(since(before, ctx.link.bytes())) * 1000) / (now() - t);
+  const rates: number[] = [];
+  for (let i = 0; i < seconds; i += 1) {
+    const before = ctx.link.bytes();
+    const t = now();
+    await sleep(1_000);
+    rates.push((total(since(before, ctx.link.bytes())) * 1000) / (now() - t));
+  }
+  rates.sort((x, y) => x - y);
+  return rates[Math.floor(rates.length / 2)]!;
 }
 
 /** Starts a synced pair holding identical copies (not measured): the starting point of the live figures. */
