@@ -133,7 +133,8 @@ export class BlobFetcher {
       }
     } catch (error) {
       if (error instanceof SyncRefusal) source.refuse(error);
-      else if (!this.stopped && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
+      // A fetch this device ended itself (stopped, or its peer detached: removed, disconnected) is no problem to report.
+      else if (!this.stopped && this.sources.get(source.deviceId) === source && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
       if (stream) this.streams.delete(stream);
       this.folder.fetching.delete(hash);
