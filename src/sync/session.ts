@@ -285,8 +285,9 @@ export class PeerSession {
     this.received = Math.max(this.received, topSeq);
     // A note that grew past the limit on the peer (its owner pasted a lot, or two large edits merged) is skipped, not
     // a reason to stop syncing everything else: its content is never asked for, and the person is told.
-    const entries = all.filter((entry) => !(entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES));
-    for (const entry of all) if (!entries.includes(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    const tooBig = (entry: Entry): boolean => entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES;
+    for (const entry of all) if (tooBig(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    const entries = all.filter((entry) => !tooBig(entry));
     if (entries.length === 0) return this.advance();
     this.burst.expect(entries.map((e) => e.id), 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
