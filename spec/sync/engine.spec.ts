@@ -131,6 +131,32 @@ describe('the engine, when things stop', () => {
     expect(b.vault.stagedKeys()).toHaveLength(1);
   }, 30_000);
 
+  it('serving one attachment to a second peer reads it once more, not twice (its chunk hashes are kept)', async () => {
+    class CountingVault extends MemoryVault {
+      bytesRead = 0;
+      override async readRange(path: string, offset: number, length: number): Promise<Uint8Array | null> {
+        const bytes = await super.readRange(path, offset, length);
+        this.bytesRead += bytes?.length ?? 0;
+        return bytes;
+      }
+    }
+    const content = big(1_500_000, 4);
+    const vault = new CountingVault();
+    vault.put('scan.pdf', content);
+    const a = new Device('a', {}, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = await start('c');
+    const first = link(a, b);
+    await waitFor(() => bothFinished(first) && b.vault.bytes('scan.pdf')?.length === content.length, 'the first transfer');
+    const before = vault.bytesRead;
+    const second = link(a, c);
+    await waitFor(() => bothFinished(second) && c.vault.bytes('scan.pdf')?.length === content.length, 'the second transfer');
+    // The chunks sent, each checked as it is read; no second full read to hash the file first.
+    expect(vault.bytesRead - before).toBe(content.length);
+  });
+
   it('a kill -9 in the middle of a large transfer: no partial file after restart, and the transfer resumes', async () => {
     const content = big(2_500_000, 3);
     const a = await start('a', { 'archive.zip': content });
