@@ -131,6 +131,52 @@ describe('the engine, when things stop', () => {
     expect(b.vault.stagedKeys()).toHaveLength(1);
   }, 30_000);
 
+  it('serving one attachment to a second peer reads it once more, not twice (its chunk hashes are kept)', async () => {
+    class CountingVault extends MemoryVault {
+      bytesRead = 0;
+      override async readRange(path: string, offset: number, length: number): Promise<Uint8Array | null> {
+        const bytes = await super.readRange(path, offset, length);
+        this.bytesRead += bytes?.length ?? 0;
+        return bytes;
+      }
+    }
+    const content = big(1_500_000, 4);
+    const vault = new CountingVault();
+    vault.put('scan.pdf', content);
+    const a = new Device('a', {}, vault);
+    await a.open();
+    devices.push(a);
+    const b = await start('b');
+    const c = await start('c');
+    const first = link(a, b);
+    await waitFor(() => bothFinished(first) && b.vault.bytes('scan.pdf')?.length === content.length, 'the first transfer');
+    const before = vault.bytesRead;
+    const second = link(a, c);
+    await waitFor(() => bothFinished(second) && c.vault.bytes('scan.pdf')?.length === content.length, 'the second transfer');
+    // The chunks sent, each checked as it is read; no second full read to hash the file first.
+    expect(vault.bytesRead - before).toBe(content.length);
+  });
+
+  it('removing the peer (its session unsubscribed) mid-transfer ends the fetch at once and quietly: no file, no error', async () => {
+    const content = big(3_000_000, 11);
+    const a = await start('a', { 'talk.mp4': content });
+    const b = await start('b');
+    let blobBytes = 0;
+    const l = memoryLink(a.id, b.id, { windowBytes: 64 * 1024, latencyMs: 25, tap: (from, protocol, frame) => from === 'a' && protocol === BLOB_PROTOCOL && (blobBytes += frame.length) });
+    const errors: string[] = [];
+    const log = b.engine.activity$.subscribe((e) => e.kind === 'error' && errors.push(e.message));
+    const subs = [a.engine.syncWithPeer(l.a).subscribe({ error: () => undefined }), b.engine.syncWithPeer(l.b).subscribe({ error: () => undefined })];
+    await waitFor(() => blobBytes > 600_000, 'part of the transfer');
+    subs[1]!.unsubscribe();
+    await waitFor(() => l.b.openStreams === 0, "b's streams to end");
+    await b.engine.settled();
+    expect(errors).toEqual([]);
+    expect(b.vault.paths()).toEqual([]);
+    subs[0]!.unsubscribe();
+    log.unsubscribe();
+    l.cut();
+  }, 30_000);
+
   it('a kill -9 in the middle of a large transfer: no partial file after restart, and the transfer resumes', async () => {
     const content = big(2_500_000, 3);
     const a = await start('a', { 'archive.zip': content });

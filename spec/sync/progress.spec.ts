@@ -44,6 +44,19 @@ describe('progress', () => {
     expect(lastProgress(second.events.b)).toMatchObject({ files: { done: 1, total: 1 } });
   });
 
+  it('reports a started … finished cycle on the sending side of a live edit too, counting the one file', async () => {
+    const a = await start('a', { 'n.md': 'one\n' });
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    const from = c.events.a.length;
+    a.vault.put('n.md', 'one, edited\n');
+    await waitFor(() => b.vault.text('n.md') === 'one, edited\n' && c.events.a.length > from && bothFinished(c), 'the live edit');
+    const cycle = c.events.a.slice(from);
+    expect(cycle[0]).toEqual({ type: 'started' });
+    expect(lastProgress(cycle)).toMatchObject({ files: { done: 1, total: 1 } });
+  });
+
   it("counts an attachment's bytes in the total while it transfers", async () => {
     const content = new Uint8Array(1_500_000).map((_, i) => (i * 13) % 251);
     const a = await start('a', { 'video.mp4': content, 'n.md': 'x\n' });

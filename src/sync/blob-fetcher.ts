@@ -53,7 +53,7 @@ export class BlobFetcher {
     return () => {
       if (this.sources.get(source.deviceId) === source) this.sources.delete(source.deviceId);
       // Its fetches in flight end now (their chunks so far stay staged for the next time), not when the peer finishes sending.
-      for (const [stream, owner] of this.streams) if (owner === source) stream.reset();
+      for (const [stream, owner] of this.streams) if (owner === source) this.cancel(stream);
     };
   }
 
@@ -79,10 +79,16 @@ export class BlobFetcher {
 
   stop(): void {
     this.stopped = true;
-    for (const stream of this.streams.keys()) stream.reset();
+    for (const stream of [...this.streams.keys()]) this.cancel(stream);
     for (const timer of this.timers) timer.unsubscribe();
     this.timers.clear();
     this.settled.complete();
+  }
+
+  /** Ends a fetch in flight: its stream is reset (its chunks so far stay staged) and no longer tracked. */
+  private cancel(stream: FrameStream): void {
+    this.streams.delete(stream);
+    stream.reset();
   }
 
   /**
@@ -132,9 +138,10 @@ export class BlobFetcher {
         await this.folder.run(() => materialize(this.folder, ids));
       }
     } catch (error) {
+      // A fetch this fetcher cancelled (its stream is no longer tracked) ends quietly: that is no problem to report.
+      const cancelled = stream !== null && !this.streams.has(stream);
       if (error instanceof SyncRefusal) source.refuse(error);
-      // A fetch this device ended itself (stopped, or its peer detached: removed, disconnected) is no problem to report.
-      else if (!this.stopped && this.sources.get(source.deviceId) === source && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
+      else if (!this.stopped && !cancelled && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
       if (stream) this.streams.delete(stream);
       this.folder.fetching.delete(hash);

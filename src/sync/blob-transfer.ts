@@ -102,12 +102,23 @@ export async function serveBlob(folder: Folder, stream: FrameStream): Promise<vo
   }
 }
 
+/**
+ * A file on disk that holds `hash`, with its chunk hashes. Those are kept
+ * for the file's size and time (`folder.chunkHashes`), so serving a large
+ * file again (another peer, a resumed transfer) does not read it all twice;
+ * a file changed without its size or time changing is still caught, since
+ * each chunk is checked against its hash as it is sent.
+ */
 async function findSource(folder: Folder, hash: string): Promise<{ path: string; size: number; chunks: Uint8Array[] } | null> {
   for (const record of folder.index.withDiskHash(hash)) {
     const stat = await folder.files.stat(record.disk!.path);
     if (!stat) continue;
+    const known = folder.chunkHashes.get(stat.path);
+    if (known && known.size === stat.size && known.mtime === stat.mtime && known.hash === hash) return { path: stat.path, size: stat.size, chunks: known.chunks };
     const hashed = await hashFileInChunks((offset, length) => folder.files.readRange(stat.path, offset, length), stat.size, folder.options.sha256);
-    if (hashed?.hash === hash) return { path: stat.path, size: stat.size, chunks: hashed.chunks };
+    if (hashed?.hash !== hash) continue;
+    folder.chunkHashes.set(stat.path, { size: stat.size, mtime: stat.mtime, hash, chunks: hashed.chunks });
+    return { path: stat.path, size: stat.size, chunks: hashed.chunks };
   }
   return null;
 }

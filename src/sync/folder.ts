@@ -78,6 +78,8 @@ export class Folder {
   readonly staged = new Set<string>();
   /** Content hashes being fetched right now (their staging is in use). */
   readonly fetching = new Set<string>();
+  /** Chunk hashes of files recently served to peers, by path, for the size and time they were read at. */
+  readonly chunkHashes = new LruMap<string, { size: number; mtime: number; hash: string; chunks: Uint8Array[] }>(16);
   /** Records whose file on this device's disk is not what they say yet (kept up to date by `commit`). */
   readonly pendingDisk = new Set<string>();
   private readonly idle = new Subject<void>();
@@ -273,6 +275,20 @@ export class Folder {
     this.events.complete();
     this.wants.complete();
     this.idle.complete();
+  }
+}
+
+/** A map that keeps its `capacity` most recently set entries. */
+export class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
   }
 }
 

@@ -246,7 +246,9 @@ export class PeerSession {
       }
       if (entries.length === 0) return Promise.resolve(at < ids.length ? producer() : null);
       this.sentSeq = Math.max(this.sentSeq, ...entries.map((e) => e.seq));
-      this.burst.done(entries.map((e) => e.id), 0);
+      const sent = entries.map((e) => e.id);
+      this.burst.expect(sent, 0);
+      this.burst.done(sent, 0);
       return Promise.resolve({ type: 'changes', entries, docs: [] });
     };
     this.outbox!.later(producer);
@@ -259,7 +261,9 @@ export class PeerSession {
     const docs = fromPeer ? [] : change.docs;
     const top = Math.max(0, ...change.records.map((r) => r.seq));
     if (entries.length > 0 || docs.length > 0) {
-      this.burst.done([...entries.map((e) => e.id), ...docs.map((d) => d.id)], 0);
+      const ids = [...entries.map((e) => e.id), ...docs.map((d) => d.id)];
+      this.burst.expect(ids, 0);
+      this.burst.done(ids, 0);
       this.outbox!.sendLive(entries, docs);
     }
     if (entries.length < change.records.length && this.caughtUpSent) {
@@ -281,8 +285,9 @@ export class PeerSession {
     this.received = Math.max(this.received, topSeq);
     // A note that grew past the limit on the peer (its owner pasted a lot, or two large edits merged) is skipped, not
     // a reason to stop syncing everything else: its content is never asked for, and the person is told.
-    const entries = all.filter((entry) => !(entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES));
-    for (const entry of all) if (!entries.includes(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    const tooBig = (entry: Entry): boolean => entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES;
+    for (const entry of all) if (tooBig(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    const entries = all.filter((entry) => !tooBig(entry));
     if (entries.length === 0) return this.advance();
     this.burst.expect(entries.map((e) => e.id), 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
