@@ -56,7 +56,7 @@ function copyPluginFiles() {
 }
 
 /** Benchmarks and the fault suite, run with node from dist/bench. */
-const bench = { ...cli, entryPoints: ['bench/bench.ts', 'bench/faults.ts', 'bench/host.ts', 'bench/stream-peer.ts', 'bench/streams.ts', 'bench/strangers.ts'], outfile: undefined, outdir: 'dist/bench' };
+const bench = { ...cli, entryPoints: ['bench/bench.ts', 'bench/faults.ts', 'bench/host.ts', 'bench/stream-peer.ts', 'bench/streams.ts', 'bench/strangers.ts', 'bench/sync/main.ts', 'bench/sync/raw-peer.ts'], outfile: undefined, outdir: 'dist/bench' };
 
 if (only === 'bench') await esbuild.build(bench);
 if (!only || only === 'cli') await esbuild.build(cli);

@@ -1,11 +1,13 @@
-// Renders the status view, the invite modal and the settings tab in headless
-// Chromium (Debian's package, installed when missing) and saves PNGs in docs/.
-// The page loads the real view code, built with the specs' obsidian stand-in.
+// The README's pictures, from a real run: scripts/screens/real-run.screens.ts
+// syncs the plugin (under the specs' Obsidian stand-in) with a headless peer
+// over real iroh on loopback and saves the views' HTML at the moments worth
+// showing; each is rendered here in headless Chromium (Debian's package,
+// installed when missing) with the stand-in's theme and the plugin's
+// styles.css, and saved as a PNG in docs/.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import esbuild from 'esbuild';
 
 const chromium = '/usr/bin/chromium';
 if (!existsSync(chromium)) {
@@ -15,29 +17,27 @@ if (!existsSync(chromium)) {
 }
 
 const out = resolve('dist/screens');
+rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 mkdirSync('docs', { recursive: true });
-await esbuild.build({
-  entryPoints: ['scripts/screens/page.ts'],
-  outfile: join(out, 'page.js'),
-  bundle: true,
-  platform: 'browser',
-  format: 'iife',
-  target: 'es2022',
-  alias: { obsidian: resolve('spec/support/obsidian-mock.ts') },
-  logLevel: 'warning',
-});
-writeFileSync(
-  join(out, 'index.html'),
-  `<!doctype html><html><head><meta charset="utf-8"><style>${readFileSync('scripts/screens/obsidian-like.css', 'utf8')}\n${readFileSync('styles.css', 'utf8')}</style></head><body><script src="page.js"></script></body></html>`,
+
+console.log('Syncing the plugin with a headless peer on loopback ...');
+execFileSync(
+  process.execPath,
+  [resolve('node_modules/jest/bin/jest.js'), '--rootDir', '.', '--roots', '<rootDir>/scripts/screens', '--testMatch', '**/*.screens.ts', '--coverage=false'],
+  { stdio: 'inherit', env: { ...process.env, VAULT_PEERS_SCREENS: out } },
 );
 
+const style = `${readFileSync('scripts/screens/obsidian-like.css', 'utf8')}\n${readFileSync('styles.css', 'utf8')}`;
 const screens = [
-  ['view', 'status-view.png', '610,520'],
-  ['invite', 'invite-modal.png', '470,640'],
-  ['settings', 'settings-tab.png', '810,930'],
+  ['status-view', '610,500'],
+  ['conflicts-list', '610,490'],
+  ['settings-tab', '810,980'],
+  ['invite-modal', '470,600'],
 ];
-for (const [hash, file, size] of screens) {
+for (const [name, size] of screens) {
+  const page = join(out, `${name}.page.html`);
+  writeFileSync(page, `<!doctype html><html><head><meta charset="utf-8"><style>${style}</style></head><body class="screen-${name}">${readFileSync(join(out, `${name}.html`), 'utf8')}</body></html>`);
   const profile = mkdtempSync(join(tmpdir(), 'vault-peers-chromium-'));
   try {
     execFileSync(chromium, [
@@ -52,11 +52,10 @@ for (const [hash, file, size] of screens) {
       '--hide-scrollbars',
       `--user-data-dir=${profile}`,
       `--window-size=${size}`,
-      '--virtual-time-budget=4000',
-      `--screenshot=${resolve('docs', file)}`,
-      `file://${join(out, 'index.html')}#${hash}`,
+      `--screenshot=${resolve('docs', `${name}.png`)}`,
+      `file://${page}`,
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
-    console.log(`docs/${file}`);
+    console.log(`docs/${name}.png`);
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }

@@ -24,7 +24,7 @@ const HOSTILE = `Evil\u001b]0;pwned\u0007 \u009b2J\u202Egnp.exe\u2066x\u2069 ${'
 const HOSTILE_REASON = `Refused\u001b[2K\u001b[1A \u202Eyou are paired\u202C\u0085 ${'B'.repeat(600)}`;
 
 const noop = (): void => undefined;
-const actions = { connect: noop, disconnect: noop, rename: noop, setAutoConnect: noop, remove: noop };
+const actions = { connect: noop, disconnect: noop, rename: noop, setAutoConnect: noop, remove: noop, setSync: noop, syncOn: () => true };
 
 function expectSafe(text: string | null | undefined): void {
   expect(text).toBeTruthy();
@@ -66,7 +66,10 @@ describe('hostile text from other devices in the plugin', () => {
       manager: () => manager,
       actions,
       settings: () => DEFAULT_SETTINGS,
+      settings$: of(DEFAULT_SETTINGS),
       saveSettings: async () => undefined,
+      configDir: '.obsidian',
+      applySyncSettings: () => undefined,
       disabledReason: () => null,
     });
     tab.display();

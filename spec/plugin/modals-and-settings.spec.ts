@@ -8,6 +8,7 @@ import { InviteModal, JoinModal, describeJoinInput } from '../../src/plugin/moda
 import { VaultPeersSettingTab } from '../../src/plugin/settings-tab';
 import { DEFAULT_SETTINGS, migrateSettings, readSettings, withSettings, type DeviceSettings } from '../../src/app/settings';
 import { App, Plugin } from '../support/obsidian-mock';
+import { BehaviorSubject } from 'rxjs';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage, fakeSecret } from '../support/fakes';
 import { LOCAL_ID, storedPeer } from '../support/manager-harness';
 
@@ -149,22 +150,37 @@ describe('settings', () => {
   it('the settings tab saves what is changed and its buttons act on the manager', async () => {
     const storage = MemoryStorage.with({ peers: [storedPeer('b')], pendingRequests: [{ nodeId: 'p', name: 'Phone', ticket: 'fake:p', requestedAt: '2026-11-25T10:00:00Z' }], blockedDevices: [{ nodeId: 'q', name: 'Pest', blockedAt: '2026-11-25T10:00:00Z', refusals: 3 }] });
     const { manager: m } = await manager(storage);
-    let settings: DeviceSettings = DEFAULT_SETTINGS;
+    const settings$ = new BehaviorSubject<DeviceSettings>(DEFAULT_SETTINGS);
+    const calls: string[] = [];
     const app = new App();
     const tab = new VaultPeersSettingTab(app as never, new Plugin(app, { id: 'vault-peers', version: '0' }) as never, {
       manager: () => m,
-      actions: { connect: () => undefined, disconnect: () => undefined, rename: () => undefined, setAutoConnect: () => undefined, remove: () => undefined },
-      settings: () => settings,
-      saveSettings: async (change) => {
-        settings = { ...settings, ...change };
+      actions: {
+        connect: () => undefined,
+        disconnect: () => undefined,
+        rename: () => undefined,
+        setAutoConnect: () => undefined,
+        remove: () => undefined,
+        syncOn: (id) => !settings$.value.syncOff.includes(id),
+        setSync: (id, on) => {
+          calls.push(`sync ${id} ${on}`);
+          settings$.next({ ...settings$.value, syncOff: on ? [] : [id] });
+        },
       },
+      settings: () => settings$.value,
+      settings$,
+      saveSettings: async (change) => settings$.next({ ...settings$.value, ...change }),
+      configDir: '.config-of-this-vault',
+      applySyncSettings: () => calls.push('apply'),
       disabledReason: () => null,
     });
+    const settings = { get value() { return settings$.value; } };
     tab.display();
     const el = tab.containerEl;
     expect(Array.from(el.querySelectorAll('.setting-item-heading')).map((h) => h.textContent)).toEqual([
       'This device',
       'Network',
+      'Sync',
       'Unknown devices',
       'Paired devices',
     ]);
@@ -174,7 +190,7 @@ describe('settings', () => {
     const policy = Array.from(el.querySelectorAll('select'))[1]!;
     policy.value = 'ask';
     policy.dispatchEvent(new Event('change'));
-    expect(settings).toMatchObject({ deviceName: 'Work laptop', unknownDevices: 'ask' });
+    expect(settings.value).toMatchObject({ deviceName: 'Work laptop', unknownDevices: 'ask' });
     expect(m.pairing.unknownDevicePolicy).toBe('ask');
     expect(el.querySelector('.vault-peers-requests')?.textContent).toContain('Phone (p) asks to pair');
     expect(el.querySelector('.vault-peers-blocked')?.textContent).toContain('3 requests refused');
@@ -188,6 +204,61 @@ describe('settings', () => {
     await until(() => m.pairing.getBlockedDevices().length === 0);
     expect(m.pairing.getBlockedDevices()).toEqual([]);
     tab.hide();
+    expect(calls).toEqual(['apply']);
+    await m.destroy();
+  });
+
+  it('the Sync section says the config folder is not synced, and saves what to sync; each device has its own "Sync" switch', async () => {
+    const { manager: m } = await manager(MemoryStorage.with({ peers: [storedPeer('b')] }));
+    const settings$ = new BehaviorSubject<DeviceSettings>(DEFAULT_SETTINGS);
+    const calls: string[] = [];
+    const app = new App();
+    const tab = new VaultPeersSettingTab(app as never, new Plugin(app, { id: 'vault-peers', version: '0' }) as never, {
+      manager: () => m,
+      actions: {
+        connect: () => undefined,
+        disconnect: () => undefined,
+        rename: () => undefined,
+        setAutoConnect: () => undefined,
+        remove: () => undefined,
+        syncOn: (id) => !settings$.value.syncOff.includes(id),
+        setSync: (id, on) => {
+          calls.push(`sync ${id} ${on}`);
+          settings$.next({ ...settings$.value, syncOff: on ? [] : [id] });
+        },
+      },
+      settings: () => settings$.value,
+      settings$,
+      saveSettings: async (change) => settings$.next({ ...settings$.value, ...change }),
+      configDir: '.config-of-this-vault',
+      applySyncSettings: () => calls.push('apply'),
+      disabledReason: () => null,
+    });
+    tab.display();
+    const el = tab.containerEl;
+    expect(el.querySelector('.vault-peers-config-note')?.textContent).toMatch(/The config folder \(\.config-of-this-vault\) is not.*plugins, themes, hotkeys/);
+    const setting = (name: string) => Array.from(el.querySelectorAll('.setting-item')).find((s) => s.querySelector('.setting-item-name')?.textContent === name)!;
+    (setting('Sync attachments').querySelector('.checkbox-container') as HTMLElement).click();
+    const exclude = setting('Leave out').querySelector('textarea')!;
+    exclude.value = 'Private/**\n\n  *.mp4  \nPrivate/**';
+    exclude.dispatchEvent(new Event('input'));
+    const size = setting('Largest file, in megabytes').querySelector('input')!;
+    size.value = 'lots';
+    size.dispatchEvent(new Event('input'));
+    expect(setting('Largest file, in megabytes').querySelector('.setting-item-description')?.textContent).toMatch(/Enter a number/);
+    size.value = '2.5';
+    size.dispatchEvent(new Event('input'));
+    expect(settings$.value).toMatchObject({ attachments: false, exclude: ['Private/**', '*.mp4'], maxFileBytes: 2.5 * 1024 * 1024 });
+    // A device's "Sync" switch: the row then says sync is off.
+    const row = el.querySelector<HTMLElement>('[data-node-id="b"]')!;
+    const sync = row.querySelector<HTMLInputElement>('.vault-peers-sync-toggle input')!;
+    expect(sync.checked).toBe(true);
+    sync.checked = false;
+    sync.dispatchEvent(new Event('change'));
+    expect(calls).toEqual(['sync b false']);
+    expect(el.querySelector('[data-node-id="b"] .vault-peers-badge-off')?.textContent).toBe('Sync off');
+    tab.hide();
+    expect(calls).toEqual(['sync b false', 'apply']);
     await m.destroy();
   });
 });

@@ -1,26 +1,16 @@
 /**
  * @jest-environment jsdom
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { firstValueFrom, filter, timeout } from 'rxjs';
-import VaultPeersPlugin from '../../src/main';
 import type { PeerConnection } from '../../src/core/ports';
-import { nativeBinaryName } from '../../src/plugin/native-loader';
 import { STATUS_VIEW_TYPE } from '../../src/plugin/status-view';
-import { App, Modal, Notice, Plugin, WorkspaceLeaf } from '../support/obsidian-mock';
+import { Modal, Notice, WorkspaceLeaf } from '../support/obsidian-mock';
+import { PLUGIN_DIR, newPlugin, newVaultFolder } from './harness';
 import { activeTimers, loopbackTransport, next } from '../support/iroh';
 
 jest.setTimeout(30_000);
-
-const root = join(__dirname, '..', '..');
-/** The folder of the installed iroh binary for this machine, as the plugin's folder relative to the "vault". */
-function nativePluginDir(): string {
-  const binary = nativeBinaryName(process.platform, process.arch)!;
-  const pkg = binary.replace(/^iroh\./, '@number0/iroh-').replace(/\.node$/, '');
-  return relative(root, dirname(require.resolve(`${pkg}/package.json`)));
-}
 
 async function until(check: () => boolean): Promise<void> {
   const deadline = Date.now() + 5_000;
@@ -28,17 +18,6 @@ async function until(check: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met within 5 s');
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
-}
-
-function newPlugin(pluginDir: string, data: unknown): VaultPeersPlugin & Plugin {
-  const app = new App(root);
-  const plugin = new (VaultPeersPlugin as unknown as new (app: App, manifest: object) => VaultPeersPlugin & Plugin)(app, {
-    id: 'vault-peers',
-    dir: pluginDir,
-    version: '0.1.0',
-  });
-  plugin.data = data;
-  return plugin;
 }
 
 describe('the plugin', () => {
@@ -56,7 +35,7 @@ describe('the plugin', () => {
       settings: { relayMode: 'disabled', bindPort: 0, deviceName: 'Laptop' },
       peers: [{ nodeId: desktop.nodeId, name: 'Desktop', ticket: await desktop.generateTicket(), addedAt: '2026-11-25T10:00:00Z', lastSyncAt: null, autoConnect: true }],
     };
-    const plugin = newPlugin(nativePluginDir(), data);
+    const plugin = newPlugin(newVaultFolder(), data);
     await plugin.onload();
 
     expect(plugin.api).not.toBeNull();
@@ -94,18 +73,17 @@ describe('the plugin', () => {
     Notice.shown.length = 0;
     const good = { nodeId: 'a'.repeat(64), name: 'Desktop', ticket: 'endpointx', addedAt: '2026-11-25T10:00:00Z', lastSyncAt: null, autoConnect: false };
     const data = { settings: { relayMode: 'disabled' }, peers: [good, { nodeId: 7 }, 'junk', { name: 'no id' }] };
-    const dir = nativePluginDir();
-    const plugin = newPlugin(dir, data);
-    const adapter = plugin.app.vault.adapter as unknown as { files: Map<string, string> };
+    const vault = newVaultFolder();
+    const plugin = newPlugin(vault, data);
     const text = JSON.stringify(data, null, 2);
-    adapter.files.set(`${dir}/data.json`, text);
+    writeFileSync(join(vault, PLUGIN_DIR, 'data.json'), text);
     await plugin.onload();
     expect(plugin.api).not.toBeNull();
     expect(Notice.shown).toHaveLength(1);
     expect(Notice.shown[0]).toMatch(/^Vault Peers: A copy of the file as it was is kept at .*data\.json\.damaged-[0-9a-f]{12}\. Stored peer #2 was skipped.*\(and 2 more problems\)$/);
-    const backups = [...adapter.files.keys()].filter((path) => path.startsWith(`${dir}/data.json.damaged-`));
+    const backups = readdirSync(join(vault, PLUGIN_DIR)).filter((name) => name.startsWith('data.json.damaged-'));
     expect(backups).toHaveLength(1);
-    expect(adapter.files.get(backups[0]!)).toBe(text);
+    expect(readFileSync(join(vault, PLUGIN_DIR, backups[0]!), 'utf8')).toBe(text);
     const states = await firstValueFrom(plugin.api!.peerStates$);
     expect(states.map((s) => s.peer.name)).toEqual(['Desktop']);
     // A change is saved (a rename from the status view): the damaged entries are written back as they were, next to the changed one.
@@ -124,8 +102,7 @@ describe('the plugin', () => {
 
   it('on a computer with no network module it says so and stays off, without throwing', async () => {
     Notice.shown.length = 0;
-    const empty = relative(root, mkdtempSync(join(tmpdir(), 'vault-peers-no-binary-')));
-    const plugin = newPlugin(empty, null);
+    const plugin = newPlugin(newVaultFolder(false), null);
     await expect(plugin.onload()).resolves.toBeUndefined();
     expect(Notice.shown).toEqual([expect.stringMatching(/missing its network module \(iroh\..*\.node\)\. Install the release zip/)]);
     expect(plugin.api).toBeNull();

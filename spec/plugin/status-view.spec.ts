@@ -5,7 +5,11 @@ import { of } from 'rxjs';
 import { PeerManager } from '../../src/core/peer-manager';
 import { PeerRows, type PeerActions } from '../../src/plugin/peer-row';
 import { renderStatusBar } from '../../src/plugin/status-bar';
-import { PeerStatusView } from '../../src/plugin/status-view';
+import { PeerStatusView, type SyncViewSource } from '../../src/plugin/status-view';
+import type { ConflictActions } from '../../src/plugin/conflicts-list';
+import type { ActivityEntry, ConflictCopy } from '../../src/sync';
+import { BehaviorSubject } from 'rxjs';
+import { Notice } from '../support/obsidian-mock';
 import { relativeTime } from '../../src/plugin/format';
 import { App, Component, WorkspaceLeaf } from '../support/obsidian-mock';
 import { FakeConnection, FakeSyncEngine, FakeTransport, MemoryStorage } from '../support/fakes';
@@ -22,6 +26,8 @@ function actionsSpy(): PeerActions & { calls: string[] } {
     rename: (id) => calls.push(`rename ${id}`),
     setAutoConnect: (id, on) => calls.push(`auto ${id} ${on}`),
     remove: (id) => calls.push(`remove ${id}`),
+    setSync: (id, on) => calls.push(`sync ${id} ${on}`),
+    syncOn: (id) => id !== 'd',
   };
 }
 
@@ -33,7 +39,12 @@ async function managerInEveryStatus(): Promise<PeerManager> {
     return of(new FakeConnection(nodeId, 'outgoing'));
   });
   const syncEngine = new FakeSyncEngine((connection) =>
-    connection.remoteNodeId === 'e' ? new Observable<SyncEvent>((s) => s.next({ type: 'started' })) : new Observable<SyncEvent>(),
+    connection.remoteNodeId === 'e'
+      ? new Observable<SyncEvent>((s) => {
+          s.next({ type: 'started' });
+          s.next({ type: 'progress', files: { done: 3, total: 10 }, bytes: { done: 1.5 * 1024 * 1024, total: 3 * 1024 * 1024 } });
+        })
+      : new Observable<SyncEvent>(),
   );
   const storage = MemoryStorage.with({
     peers: [
@@ -49,9 +60,16 @@ async function managerInEveryStatus(): Promise<PeerManager> {
   return manager;
 }
 
-async function openView(manager: PeerManager, actions = actionsSpy()) {
+async function openView(manager: PeerManager, actions = actionsSpy(), sync: Partial<SyncViewSource> = {}, conflicts?: ConflictActions) {
   const leaf = new WorkspaceLeaf(new App());
-  const view = new PeerStatusView(leaf as never, { manager, actions, addDevice: () => actions.calls.push('add'), joinDevice: () => actions.calls.push('join') });
+  const view = new PeerStatusView(leaf as never, {
+    manager,
+    actions,
+    sync: { conflicts$: of([]), activityLog$: of([]), problem$: of(null), syncOff$: of([]), ...sync },
+    conflicts: conflicts ?? { open: () => undefined, resolve: async () => undefined },
+    addDevice: () => actions.calls.push('add'),
+    joinDevice: () => actions.calls.push('join'),
+  });
   await view.onOpen();
   return { view, actions };
 }
@@ -63,7 +81,8 @@ describe('the peer status view', () => {
     const manager = await managerInEveryStatus();
     const { view } = await openView(manager);
     const badges = Array.from(view.contentEl.querySelectorAll('.vault-peers-badge')).map((b) => b.textContent);
-    expect(badges).toEqual(['Disconnected', 'Connecting', 'Connected', 'Syncing']);
+    expect(badges).toEqual(['Disconnected', 'Connecting', 'Connected', 'Sync off', 'Syncing']);
+    expect(rowOf(view, 'e').querySelector('.vault-peers-progress')?.textContent).toBe('Syncing 3 of 10 files, 1.5 MB of 3.0 MB');
     const phone = rowOf(view, 'b');
     expect(phone.querySelector('.vault-peers-name')?.textContent).toBe('Old phone');
     expect(phone.querySelector('.vault-peers-id')?.textContent).toBe('b');
@@ -134,6 +153,74 @@ describe('the peer status view', () => {
   });
 });
 
+describe('sync in the status view', () => {
+  const copyOf = (name: string, originalExists = true): ConflictCopy => ({ copy: `${name}.sync-conflict-20261125-101500-ABCDEFG.png`, original: `${name}.png`, originalExists });
+
+  it('lists conflict copies with open, keep this, keep the original and keep both; the buttons wait for the answer', async () => {
+    const manager = await managerInEveryStatus();
+    const copies = new BehaviorSubject<readonly ConflictCopy[]>([]);
+    const calls: string[] = [];
+    let settle: (error?: Error) => void = () => undefined;
+    const conflicts: ConflictActions = {
+      open: (path) => calls.push(`open ${path}`),
+      resolve: (copy, choice) => {
+        calls.push(`${choice} ${copy}`);
+        return new Promise<void>((resolve, reject) => (settle = (error) => (error ? reject(error) : resolve())));
+      },
+    };
+    const { view } = await openView(manager, actionsSpy(), { conflicts$: copies }, conflicts);
+    const section = view.contentEl.querySelector<HTMLElement>('.vault-peers-conflicts')!;
+    expect(section.classList.contains('vault-peers-hidden')).toBe(true);
+    copies.next([copyOf('Photos/cat'), copyOf('gone', false)]);
+    expect(section.classList.contains('vault-peers-hidden')).toBe(false);
+    const rows = Array.from(section.querySelectorAll<HTMLElement>('.vault-peers-conflict'));
+    expect(rows.map((r) => r.querySelector('.vault-peers-row-detail')?.textContent)).toEqual(['A second version of Photos/cat.png', 'A second version of gone.png, which is gone now']);
+    const buttons = (row: HTMLElement) => Array.from(row.querySelectorAll('button'));
+    expect(buttons(rows[0]!).map((b) => b.textContent)).toEqual(['Open', 'Keep this copy', 'Keep the original', 'Keep both']);
+    // Nothing to keep of a file that is gone.
+    expect(buttons(rows[1]!).map((b) => b.textContent)).toEqual(['Open', 'Keep this copy', 'Keep both']);
+    buttons(rows[0]!)[0]!.click();
+    buttons(rows[0]!)[1]!.click();
+    expect(calls).toEqual([`open ${copyOf('Photos/cat').copy}`, `keep-this ${copyOf('Photos/cat').copy}`]);
+    expect(buttons(rows[0]!).slice(1).every((b) => b.disabled)).toBe(true);
+    // Refused (the file changed meanwhile): the reason is shown and the buttons work again.
+    Notice.shown.length = 0;
+    settle(new Error('Photos/cat.png changed meanwhile; look at it again before choosing.'));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(Notice.shown).toEqual(['Vault Peers: Photos/cat.png changed meanwhile; look at it again before choosing.']);
+    expect(buttons(rows[0]!).some((b) => b.disabled)).toBe(false);
+    copies.next([]);
+    expect(section.classList.contains('vault-peers-hidden')).toBe(true);
+    await view.onClose();
+    await manager.destroy();
+  });
+
+  it('shows the activity log newest first, naming devices by their names here, and says why sync is not running', async () => {
+    const manager = await managerInEveryStatus();
+    const at = Date.parse('2026-11-25T10:15:00Z');
+    const log = new BehaviorSubject<readonly ActivityEntry[]>([
+      { at, kind: 'merged', path: 'Daily/2026-11-25.md', peer: 'b', message: 'Merged concurrent edits from b in Daily/2026-11-25.md' },
+      { at: at + 1, kind: 'conflict', path: 'img.png', peer: 'e', message: 'Kept both versions of img.png: the other is img.sync-conflict-20261125-101500-ABCDEFG.png' },
+      { at: at + 2, kind: 'not-synced', path: 'CON.md', peer: null, message: 'Not synced: "CON.md": Windows reserves this name.' },
+    ]);
+    const problem = new BehaviorSubject<string | null>(null);
+    const { view } = await openView(manager, actionsSpy(), { activityLog$: log, problem$: problem });
+    const lines = () => Array.from(view.contentEl.querySelectorAll('.vault-peers-activity-text')).map((l) => l.textContent);
+    expect(lines()).toEqual([
+      'Not synced: "CON.md": Windows reserves this name.',
+      'Kept both versions of img.png: the other is img.sync-conflict-20261125-101500-ABCDEFG.png (changed on Tablet too)',
+      'Merged concurrent edits from Old phone in Daily/2026-11-25.md',
+    ]);
+    await manager.updatePeer('b', { name: 'Laptop' });
+    expect(lines()[2]).toBe('Merged concurrent edits from Laptop in Daily/2026-11-25.md');
+    expect(view.contentEl.querySelector('.vault-peers-sync-problem')?.classList.contains('vault-peers-hidden')).toBe(true);
+    problem.next('Vault Peers could not start syncing this vault: the disk is full.');
+    expect(view.contentEl.querySelector('.vault-peers-sync-problem')?.textContent).toBe('Vault Peers could not start syncing this vault: the disk is full.');
+    await view.onClose();
+    await manager.destroy();
+  });
+});
+
 describe('the peer rows', () => {
   it('refresh "last synced" as the clock moves, without redrawing any row', async () => {
     const manager = await managerInEveryStatus();
@@ -157,7 +244,7 @@ describe('the status bar item', () => {
     const manager = await managerInEveryStatus();
     const el = document.body.createDiv();
     renderStatusBar(el, manager.getPeerStates());
-    expect(el.textContent).toBe('Peers: 2/4 syncing');
+    expect(el.textContent).toBe('Peers: 2/4 syncing 3/10');
     renderStatusBar(el, []);
     expect(el.textContent).toBe('Peers: none');
     expect(el.getAttribute('aria-label')).toMatch(/Click to add one/);

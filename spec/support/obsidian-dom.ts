@@ -44,6 +44,9 @@ export function installObsidianDom(win: Window & typeof globalThis): void {
   proto.removeClass = function (this: HTMLElement, ...classes: string[]) {
     this.classList.remove(...classes);
   };
+  proto.hasClass = function (this: HTMLElement, cls: string) {
+    return this.classList.contains(cls);
+  };
   proto.toggleClass = function (this: HTMLElement, cls: string, on: boolean) {
     this.classList.toggle(cls, on);
   };

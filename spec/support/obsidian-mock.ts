@@ -1,9 +1,26 @@
 /**
- * A small stand-in for the `obsidian` module (which is type definitions only),
- * for jsdom specs and the screenshot page. It implements what Vault Peers uses,
- * with Obsidian's lifecycle: everything registered on a Component is undone
- * when it unloads.
+ * A stand-in for the `obsidian` module (which is type definitions only), for
+ * jsdom specs and the screenshots. It implements what Vault Peers uses, in
+ * the shapes of obsidian.d.ts, with Obsidian's lifecycle: everything
+ * registered on a Component is undone when it unloads. The vault is a real
+ * folder (obsidian-vault.ts) and the editor real CodeMirror 6
+ * (obsidian-editor.ts).
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Extension, Transaction } from '@codemirror/state';
+import { Editor, EditorExtensions } from './obsidian-editor';
+import { Events, FileManager, FileSystemAdapter, TFile, Vault, type EventRef } from './obsidian-vault';
+
+export { Editor, editorInfoField } from './obsidian-editor';
+export { Events, FileManager, FileSystemAdapter, TAbstractFile, TFile, TFolder, Vault } from './obsidian-vault';
+
+/** As Obsidian's: `/`-separated, no leading, trailing or doubled slashes, NFC. */
+export function normalizePath(path: string): string {
+  const cleaned = path.replace(/[\\/]+/g, '/').replace(/^\/|\/$/g, '');
+  return (cleaned === '' ? '/' : cleaned).normalize('NFC');
+}
 export class Notice {
   static readonly shown: string[] = [];
   constructor(message: string, _timeout?: number) {
@@ -28,31 +45,13 @@ export class Component {
     el.addEventListener(type, callback);
     this.register(() => el.removeEventListener(type, callback));
   }
-  registerEvent(): void {}
+  registerEvent(ref: EventRef): void {
+    this.register(() => ref.events.offref(ref));
+  }
   /** Obsidian's Component.unload: onunload, then every registered cleanup. */
   unloadComponent(): void {
     (this as unknown as { onunload?: () => void }).onunload?.();
     for (const cleanup of this.cleanups.splice(0).reverse()) cleanup();
-  }
-}
-
-export class FileSystemAdapter {
-  /** Files written through the adapter, by vault-relative path. */
-  readonly files = new Map<string, string>();
-  constructor(private readonly base: string) {}
-  getBasePath(): string {
-    return this.base;
-  }
-  async exists(path: string): Promise<boolean> {
-    return this.files.has(path);
-  }
-  async read(path: string): Promise<string> {
-    const text = this.files.get(path);
-    if (text === undefined) throw new Error(`ENOENT ${path}`);
-    return text;
-  }
-  async write(path: string, data: string): Promise<void> {
-    this.files.set(path, data);
   }
 }
 
@@ -66,6 +65,15 @@ export class WorkspaceLeaf {
     this.app.workspace.leaves.push(this);
     await this.view.onOpen();
   }
+  /** Opens a file: a markdown editor for a note, a plain file view for anything else. */
+  async openFile(file: TFile): Promise<void> {
+    await this.view?.onClose();
+    this.view?.unloadComponent();
+    const view = file.extension === 'md' ? new MarkdownView(this) : new FileView(this);
+    this.view = view;
+    if (!this.app.workspace.leaves.includes(this)) this.app.workspace.leaves.push(this);
+    await view.load(file);
+  }
   async detach(): Promise<void> {
     await this.view?.onClose();
     this.view?.unloadComponent();
@@ -73,25 +81,83 @@ export class WorkspaceLeaf {
   }
 }
 
+export class Workspace extends Events {
+  leaves: WorkspaceLeaf[] = [];
+  /** False while Obsidian is starting (the vault's files still arriving as `create` events). */
+  layoutReady: boolean;
+  private readyCallbacks: (() => void)[] = [];
+  constructor(
+    private readonly app: App,
+    layoutReady: boolean,
+  ) {
+    super();
+    this.layoutReady = layoutReady;
+  }
+  onLayoutReady(callback: () => void): void {
+    if (this.layoutReady) callback();
+    else this.readyCallbacks.push(callback);
+  }
+  /** For specs: the layout is ready; callbacks queued by onLayoutReady run. */
+  markLayoutReady(): void {
+    this.layoutReady = true;
+    for (const callback of this.readyCallbacks.splice(0)) callback();
+  }
+  getLeavesOfType(type: string): WorkspaceLeaf[] {
+    return this.leaves.filter((l) => l.view?.getViewType() === type);
+  }
+  iterateAllLeaves(callback: (leaf: WorkspaceLeaf) => void): void {
+    for (const leaf of [...this.leaves]) callback(leaf);
+  }
+  getActiveViewOfType<T>(type: abstract new (...args: never[]) => T): T | null {
+    const view = this.leaves.at(-1)?.view;
+    return view instanceof type ? view : null;
+  }
+  getRightLeaf(): WorkspaceLeaf {
+    return new WorkspaceLeaf(this.app);
+  }
+  getLeaf(): WorkspaceLeaf {
+    return new WorkspaceLeaf(this.app);
+  }
+  async revealLeaf(): Promise<void> {}
+  /** Opens the file at `linktext` (a vault path here; Obsidian also resolves link names). */
+  async openLinkText(linktext: string, _sourcePath: string, _newLeaf?: unknown): Promise<void> {
+    const file = this.app.vault.getFileByPath(linktext) ?? this.app.vault.getFileByPath(`${linktext}.md`);
+    if (file) await this.getLeaf().openFile(file);
+  }
+}
+
+export interface AppOptions {
+  /** False: the app is "starting" until the spec calls `startUp()` (default true: already running). */
+  readonly layoutReady?: boolean;
+  /** Obsidian's device-local storage for this vault, which outlives a restart of the app (default: a new one). */
+  readonly localStorage?: Map<string, unknown>;
+}
+
 export class App {
   readonly views = new Map<string, (leaf: WorkspaceLeaf) => ItemView>();
-  private readonly local = new Map<string, unknown>();
-  readonly workspace = {
-    leaves: [] as WorkspaceLeaf[],
-    onLayoutReady: (callback: () => void) => callback(),
-    getLeavesOfType: (type: string) => this.workspace.leaves.filter((l) => l.view?.getViewType() === type),
-    getRightLeaf: () => new WorkspaceLeaf(this),
-    revealLeaf: async () => undefined,
-  };
-  readonly vault: { adapter: unknown; getName: () => string };
-  constructor(basePath = '/vault') {
-    this.vault = { adapter: new FileSystemAdapter(basePath), getName: () => 'My vault' };
+  readonly editorExtensions = new EditorExtensions();
+  private readonly local: Map<string, unknown>;
+  readonly workspace: Workspace;
+  readonly vault: Vault;
+  readonly fileManager: FileManager;
+  /** The vault folder on disk: `basePath`, or a new empty temporary folder. */
+  constructor(basePath?: string, options: AppOptions = {}) {
+    this.vault = new Vault(new FileSystemAdapter(basePath ?? mkdtempSync(join(tmpdir(), 'obsidian-vault-'))));
+    this.fileManager = new FileManager(this.vault);
+    this.workspace = new Workspace(this, options.layoutReady ?? true);
+    this.local = options.localStorage ?? new Map();
+  }
+  /** What Obsidian does after loading plugins: reads the vault (a `create` per file), then the layout is ready. */
+  async startUp(): Promise<void> {
+    await this.vault.load();
+    this.workspace.markLayoutReady();
   }
   loadLocalStorage(key: string): unknown {
     return this.local.get(key) ?? null;
   }
   saveLocalStorage(key: string, value: unknown): void {
-    this.local.set(key, value);
+    if (value === null || value === undefined) this.local.delete(key);
+    else this.local.set(key, value);
   }
 }
 
@@ -125,6 +191,10 @@ export class Plugin extends Component {
     this.register(() => el.remove());
     return el;
   }
+  /** As Obsidian's: the extension joins every markdown editor, open ones included, until the plugin unloads. */
+  registerEditorExtension(extension: Extension): void {
+    this.register(this.app.editorExtensions.add(extension));
+  }
   readonly protocolHandlers = new Map<string, (params: Record<string, string>) => void>();
   registerObsidianProtocolHandler(action: string, handler: (params: Record<string, string>) => void): void {
     this.protocolHandlers.set(action, handler);
@@ -146,11 +216,118 @@ export abstract class ItemView extends Component {
   }
   abstract getViewType(): string;
   abstract getDisplayText(): string;
+  get app(): App {
+    return this.leaf.app;
+  }
   getIcon(): string {
     return '';
   }
   async onOpen(): Promise<void> {}
   async onClose(): Promise<void> {}
+}
+
+/** A file that is not a note (an image, a PDF): shown, never edited. */
+export class FileView extends ItemView {
+  file: TFile | null = null;
+  getViewType(): string {
+    return 'file';
+  }
+  getDisplayText(): string {
+    return this.file?.name ?? '';
+  }
+  async load(file: TFile): Promise<void> {
+    this.file = file;
+  }
+}
+
+/**
+ * A note in an editor, as Obsidian's MarkdownView behaves: the editor holds
+ * the text; each change triggers `editor-change` and a save after
+ * `saveDelayMs` (Obsidian waits about 2 s); a change made to the file by
+ * anything else (a `vault.modify`/`process`, another program) replaces the
+ * editor's whole text with the file's, which is what a sync must never
+ * cause while someone types.
+ */
+export class MarkdownView extends ItemView {
+  static saveDelayMs = 2_000;
+  file: TFile | null = null;
+  editor!: Editor;
+  /** For specs: how many times the editor's text was replaced from the file. */
+  reloads = 0;
+  private dirty = false;
+  private saveTimer: number | null = null;
+  private lastSaved: string | null = null;
+  private reloading = false;
+  private readonly refs: EventRef[] = [];
+
+  getViewType(): string {
+    return 'markdown';
+  }
+  getDisplayText(): string {
+    return this.file?.basename ?? '';
+  }
+  getViewData(): string {
+    return this.editor.getValue();
+  }
+
+  async load(file: TFile): Promise<void> {
+    this.file = file;
+    const text = await this.app.vault.read(file);
+    this.lastSaved = text;
+    const cm = this.app.editorExtensions.create(this.contentEl, text, this, (trs) => this.changed(trs));
+    this.editor = new Editor(cm);
+    this.refs.push(this.app.vault.on('modify', (changed: TFile) => void this.fileModified(changed)));
+    this.refs.push(this.app.vault.on('delete', (gone: TFile) => gone === this.file && void this.leaf.detach()));
+    this.register(() => {
+      for (const ref of this.refs) this.app.vault.offref(ref);
+      if (this.saveTimer !== null) window.clearTimeout(this.saveTimer);
+      this.app.editorExtensions.destroy(cm);
+    });
+  }
+
+  /** Obsidian's requestSave: one save once the typing pauses. */
+  requestSave(): void {
+    if (this.saveTimer !== null) window.clearTimeout(this.saveTimer);
+    this.saveTimer = window.setTimeout(() => void this.save(), MarkdownView.saveDelayMs);
+  }
+
+  async save(): Promise<void> {
+    if (this.saveTimer !== null) window.clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    if (!this.dirty || !this.file) return;
+    this.dirty = false;
+    const text = this.editor.getValue();
+    this.lastSaved = text;
+    await this.app.vault.modify(this.file, text);
+  }
+
+  override async onClose(): Promise<void> {
+    await this.save();
+  }
+
+  private changed(transactions: readonly Transaction[]): void {
+    if (this.reloading) return;
+    void transactions;
+    this.dirty = true;
+    this.app.workspace.trigger('editor-change', this.editor, this);
+    this.requestSave();
+  }
+
+  private async fileModified(file: TFile): Promise<void> {
+    if (file !== this.file) return;
+    // Renamed or deleted since the event (a busy machine): the view follows the rename or closes on the delete.
+    const text = await this.app.vault.read(file).catch(() => null);
+    if (text === null) return;
+    if (text === this.lastSaved || text === this.editor.getValue()) return;
+    this.lastSaved = text;
+    this.reloads += 1;
+    this.reloading = true;
+    try {
+      this.editor.setValue(text);
+    } finally {
+      this.reloading = false;
+    }
+  }
 }
 
 export class Modal {
@@ -183,12 +360,69 @@ export class Modal {
 
 class TextComponent {
   readonly inputEl = createEl('input') as HTMLInputElement;
+  setPlaceholder(text: string): this {
+    this.inputEl.placeholder = text;
+    return this;
+  }
   setValue(value: string): this {
     this.inputEl.value = value;
     return this;
   }
   onChange(callback: (value: string) => void): this {
     this.inputEl.addEventListener('input', () => callback(this.inputEl.value));
+    return this;
+  }
+}
+
+class TextAreaComponent {
+  readonly inputEl = createEl('textarea') as HTMLTextAreaElement;
+  setPlaceholder(text: string): this {
+    this.inputEl.placeholder = text;
+    return this;
+  }
+  setValue(value: string): this {
+    this.inputEl.value = value;
+    return this;
+  }
+  getValue(): string {
+    return this.inputEl.value;
+  }
+  onChange(callback: (value: string) => void): this {
+    this.inputEl.addEventListener('input', () => callback(this.inputEl.value));
+    return this;
+  }
+}
+
+/** Obsidian's toggle: a `.checkbox-container` that flips on click and carries `is-enabled` when on. */
+class ToggleComponent {
+  readonly toggleEl = createDiv({ cls: 'checkbox-container' });
+  private value = false;
+  private listeners: ((value: boolean) => void)[] = [];
+  constructor() {
+    this.toggleEl.addEventListener('click', () => {
+      if (this.toggleEl.hasClass('is-disabled')) return;
+      this.setValue(!this.value);
+      for (const listener of this.listeners) listener(this.value);
+    });
+  }
+  getValue(): boolean {
+    return this.value;
+  }
+  setValue(on: boolean): this {
+    this.value = on;
+    this.toggleEl.toggleClass('is-enabled', on);
+    return this;
+  }
+  setDisabled(disabled: boolean): this {
+    this.toggleEl.toggleClass('is-disabled', disabled);
+    return this;
+  }
+  setTooltip(tooltip: string): this {
+    this.toggleEl.setAttr('aria-label', tooltip);
+    return this;
+  }
+  onChange(callback: (value: boolean) => void): this {
+    this.listeners.push(callback);
     return this;
   }
 }
@@ -219,6 +453,18 @@ class ButtonComponent {
     this.buttonEl.addClass('mod-cta');
     return this;
   }
+  setWarning(): this {
+    this.buttonEl.addClass('mod-warning');
+    return this;
+  }
+  setDisabled(disabled: boolean): this {
+    this.buttonEl.disabled = disabled;
+    return this;
+  }
+  setTooltip(tooltip: string): this {
+    this.buttonEl.setAttr('aria-label', tooltip);
+    return this;
+  }
   onClick(callback: () => void): this {
     this.buttonEl.addEventListener('click', callback);
     return this;
@@ -241,8 +487,14 @@ export class Setting {
     this.nameEl.setText(name);
     return this;
   }
-  setDesc(desc: string): this {
-    this.descEl.setText(desc);
+  setDesc(desc: string | DocumentFragment): this {
+    this.descEl.empty();
+    if (typeof desc === 'string') this.descEl.setText(desc);
+    else this.descEl.appendChild(desc);
+    return this;
+  }
+  setClass(cls: string): this {
+    this.settingEl.addClass(cls);
     return this;
   }
   setHeading(): this {
@@ -252,6 +504,18 @@ export class Setting {
   addText(build: (c: TextComponent) => unknown): this {
     const c = new TextComponent();
     this.controlEl.appendChild(c.inputEl);
+    build(c);
+    return this;
+  }
+  addTextArea(build: (c: TextAreaComponent) => unknown): this {
+    const c = new TextAreaComponent();
+    this.controlEl.appendChild(c.inputEl);
+    build(c);
+    return this;
+  }
+  addToggle(build: (c: ToggleComponent) => unknown): this {
+    const c = new ToggleComponent();
+    this.controlEl.appendChild(c.toggleEl);
     build(c);
     return this;
   }

@@ -38,6 +38,19 @@ describe('scenarios', () => {
     expect(a.vault.text('n.md')).toBe('one A1\ntwo\nthree B1\n');
   });
 
+  it('two replacements of one word merge by character: both new words, side by side, the old one gone (as docs/SYNC.md says)', async () => {
+    const a = await start('a', { 'list.md': 'buy milk\nthen go home\n' });
+    const b = await start('b');
+    (await syncOnce(a, b)).disconnect();
+    const before = a.engine.records()[0]!.hash;
+    a.vault.put('list.md', 'buy bread\nthen go home\n');
+    b.vault.put('list.md', 'buy cheese\nthen go home\n');
+    await waitFor(() => a.engine.records()[0]!.hash !== before && b.engine.records()[0]!.hash !== before, 'both edits taken in');
+    const c = await syncOnce(a, b);
+    expect(a.vault.text('list.md')).toMatch(/^buy (breadcheese|cheesebread)\nthen go home\n$/u);
+    expect(c.events.a.concat(c.events.b)).toContainEqual({ type: 'merged', path: 'list.md' });
+  });
+
   it('an edit beats a concurrent delete', async () => {
     const a = await start('a', { 'n.md': 'keep me\n' });
     const b = await start('b');

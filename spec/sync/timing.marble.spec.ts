@@ -2,8 +2,20 @@ import { Observable, asyncScheduler, map, type SchedulerLike } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { Burst } from '../../src/sync/burst';
 import { goneDelay } from '../../src/sync/blob-fetcher';
-import { batchChanges, retryDelay, retryWhilePending } from '../../src/sync/timing';
+import { batchChanges, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
 import { newTestScheduler } from '../support/marbles';
+
+describe('periodic rescans', () => {
+  it('adds a rescan every period between the watcher\'s events, and stops with the watcher (its error included)', () => {
+    newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const events = hot('a 150ms b 200ms #');
+      const out = events.pipe(withPeriodicRescan('r', 100, getScheduler()));
+      // a at 0, r at 100, b at 151, r at 200 and 300, the watcher's error at 352 ends it all (no rescan at 400).
+      expectObservable(out).toBe('a 99ms r 50ms b 48ms r 99ms r 51ms #');
+      expectSubscriptions(events.subscriptions).toBe('^ 351ms !');
+    });
+  });
+});
 
 describe('batching disk events', () => {
   it('closes a batch after a quiet time, so a delete and a create in one burst meet (a move)', () => {
@@ -83,7 +95,10 @@ describe("a peer's started … progress … finished cycle", () => {
       const scheduler = getScheduler();
       const events = recordBurst(
         scheduler,
-        (b) => ({ s: () => b.expect(4, 400), d: () => b.done(1, 100), f: () => b.finish() }),
+        (b) => {
+          let n = 0;
+          return { s: () => b.expect(['1', '2', '3', '4'], 400), d: () => b.done([String((n += 1))], 100), f: () => b.finish() };
+        },
         's 10ms d 10ms d 150ms d 10ms f',
         cold,
       );
@@ -92,9 +107,22 @@ describe("a peer's started … progress … finished cycle", () => {
     });
   });
 
+  it('counts files, not messages: a note sent and received in one cycle is one file', () => {
+    newTestScheduler().run(({ cold, expectObservable }) => {
+      const events = recordBurst(
+        getScheduler(),
+        (b) => ({ s: () => b.done(['n'], 0), r: () => b.expect(['n'], 59), d: () => b.done(['n'], 59), f: () => b.finish() }),
+        'r s d 200ms f',
+        cold,
+      );
+      // Received (expected), sent and applied: one file throughout.
+      expectObservable(events).toBe('(ab) 96ms c 102ms d', { a: 'started', b: 'p0/1', c: 'p1/1', d: 'finished' });
+    });
+  });
+
   it('starts a new cycle for the next burst', () => {
     newTestScheduler().run(({ cold, expectObservable }) => {
-      const events = recordBurst(getScheduler(), (b) => ({ s: () => b.expect(1, 0), f: () => b.finish() }), 's 500ms f 500ms s 500ms f', cold);
+      const events = recordBurst(getScheduler(), (b) => ({ s: () => b.expect(['1'], 0), f: () => b.finish() }), 's 500ms f 500ms s 500ms f', cold);
       expectObservable(events).toBe('(ab) 497ms (cd) 497ms (ab) 497ms (cd)', { a: 'started', b: 'p0/1', c: 'p1/1', d: 'finished' });
     });
   });

@@ -5,6 +5,7 @@
  */
 import { MAX_NAME_LENGTH } from '../core/model';
 import type { UnknownDevicePolicy } from '../core/ports';
+import { defaultFilter, type FilterSettings } from '../sync';
 import type { RelayModeSetting } from '../transport/iroh-transport';
 
 export interface DeviceSettings {
@@ -20,6 +21,14 @@ export interface DeviceSettings {
    * it handed out stays valid across restarts; the plugin picks a free one.
    */
   readonly port: number | null;
+  /** Whether files other than notes (images, PDFs...) are synced. */
+  readonly attachments: boolean;
+  /** Extra exclude patterns (the engine's glob: `*`, `**`, `?`; a leading `/` anchors at the vault's root). */
+  readonly exclude: readonly string[];
+  /** Files larger than this many bytes are not synced; 0: no limit. */
+  readonly maxFileBytes: number;
+  /** Paired devices (node ids) this device does not sync with: they stay paired and may connect. */
+  readonly syncOff: readonly string[];
 }
 
 export const DEFAULT_SETTINGS: DeviceSettings = Object.freeze({
@@ -27,7 +36,16 @@ export const DEFAULT_SETTINGS: DeviceSettings = Object.freeze({
   unknownDevices: 'reject',
   relayMode: 'default',
   port: null,
+  attachments: true,
+  exclude: Object.freeze([]),
+  maxFileBytes: 0,
+  syncOff: Object.freeze([]),
 });
+
+/** At most this many exclude patterns, each at most this long: enough for a person, bounded for a damaged file. */
+export const MAX_EXCLUDES = 200;
+const MAX_PATTERN_LENGTH = 500;
+const NODE_ID = /^[0-9a-f]{64}$/u;
 
 /** Keys of earlier versions, by the key that replaced them. */
 const RENAMED: Readonly<Record<string, keyof DeviceSettings>> = {
@@ -52,6 +70,17 @@ export function cleanDeviceName(name: string): string {
   return [...name.trim()].slice(0, MAX_NAME_LENGTH).join('').trim();
 }
 
+/** Exclude patterns as a person typed them (one a line): trimmed, empty lines and repeats dropped, bounded. */
+export function cleanExcludes(patterns: readonly unknown[]): string[] {
+  const clean = patterns.filter((p): p is string => typeof p === 'string').map((p) => p.trim());
+  return [...new Set(clean.filter((p) => p !== '' && p.length <= MAX_PATTERN_LENGTH))].slice(0, MAX_EXCLUDES);
+}
+
+/** What the sync engine is told to sync on a host whose config folder is `configDir` (never synced). */
+export function filterOf(settings: DeviceSettings, configDir: string): FilterSettings {
+  return { ...defaultFilter(configDir), attachments: settings.attachments, exclude: settings.exclude, maxFileBytes: settings.maxFileBytes };
+}
+
 /**
  * The settings of a peers document, field by field: a missing or bad field
  * falls back to its default and the rest are kept. Reads old spellings too.
@@ -59,13 +88,17 @@ export function cleanDeviceName(name: string): string {
 export function readSettings(document: unknown): DeviceSettings {
   const raw = sectionOf(document);
   if (!raw) return DEFAULT_SETTINGS;
-  const { deviceName, unknownDevices, relayMode } = raw;
+  const { deviceName, unknownDevices, relayMode, attachments, exclude, maxFileBytes, syncOff } = raw;
   const port = raw.port ?? raw.bindPort;
   return {
     deviceName: typeof deviceName === 'string' ? cleanDeviceName(deviceName) : DEFAULT_SETTINGS.deviceName,
     unknownDevices: unknownDevices === 'ask' || unknownDevices === 'reject' ? unknownDevices : DEFAULT_SETTINGS.unknownDevices,
     relayMode: relayMode === 'default' || relayMode === 'disabled' ? relayMode : DEFAULT_SETTINGS.relayMode,
     port: validPort(port) ? port : DEFAULT_SETTINGS.port,
+    attachments: typeof attachments === 'boolean' ? attachments : DEFAULT_SETTINGS.attachments,
+    exclude: Array.isArray(exclude) ? cleanExcludes(exclude) : DEFAULT_SETTINGS.exclude,
+    maxFileBytes: typeof maxFileBytes === 'number' && Number.isSafeInteger(maxFileBytes) && maxFileBytes >= 0 ? maxFileBytes : DEFAULT_SETTINGS.maxFileBytes,
+    syncOff: Array.isArray(syncOff) ? [...new Set(syncOff.filter((id): id is string => typeof id === 'string' && NODE_ID.test(id)))] : DEFAULT_SETTINGS.syncOff,
   };
 }
 

@@ -1,6 +1,6 @@
 import { shownName, shownReason } from '../app/display';
 import type { PeerState } from '../core/model';
-import { STATUS_LABEL, relativeTime, shortId } from './format';
+import { STATUS_LABEL, progressText, relativeTime, shortId } from './format';
 
 /** What a person can do with a paired device, from the view or the settings tab. */
 export interface PeerActions {
@@ -9,11 +9,16 @@ export interface PeerActions {
   rename(nodeId: string): void;
   setAutoConnect(nodeId: string, on: boolean): void;
   remove(nodeId: string): void;
+  /** "Sync with this device": off keeps the device paired and connected, but no file goes either way. */
+  setSync(nodeId: string, on: boolean): void;
+  /** Whether this device syncs with `nodeId` now. */
+  syncOn(nodeId: string): boolean;
 }
 
-/** Fills `row` with one peer: name, short id, status badge, last sync, last error and actions. */
+/** Fills `row` with one peer: name, short id, status badge, sync progress or last sync, last error and actions. */
 export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerActions, now: number): void {
-  const { peer, status, lastError } = state;
+  const { peer, status, lastError, syncProgress } = state;
+  const syncOn = actions.syncOn(peer.nodeId);
   row.empty();
   row.dataset.nodeId = peer.nodeId;
   row.dataset.status = status;
@@ -23,13 +28,15 @@ export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerA
   title.createSpan({ cls: 'vault-peers-name', text: shownName(peer.name, peer.nodeId) });
   title.createSpan({ cls: 'vault-peers-id', text: shortId(peer.nodeId), attr: { title: peer.nodeId } });
   title.createSpan({ cls: `vault-peers-badge vault-peers-badge-${status}`, text: STATUS_LABEL[status] });
+  if (!syncOn) title.createSpan({ cls: 'vault-peers-badge vault-peers-badge-off', text: 'Sync off' });
 
   const detail = info.createDiv({ cls: 'vault-peers-row-detail' });
+  if (status === 'syncing' && syncProgress) detail.createSpan({ cls: 'vault-peers-progress', text: `Syncing ${progressText(syncProgress)}` });
+  else if (status === 'syncing') detail.createSpan({ cls: 'vault-peers-progress', text: 'Syncing: comparing what each side has' });
   detail.createSpan({ cls: 'vault-peers-synced', text: `Last synced ${relativeTime(peer.lastSyncAt, now)}` });
   if (!peer.autoConnect) detail.createSpan({ cls: 'vault-peers-manual', text: ' · connects only when asked' });
-  if (lastError && status !== 'connected' && status !== 'syncing') {
-    info.createDiv({ cls: 'vault-peers-error', text: shownReason(lastError) });
-  }
+  // While connected, a last error is a sync that failed on this connection; otherwise why it is not connected.
+  if (lastError) info.createDiv({ cls: 'vault-peers-error', text: shownReason(lastError) });
 
   const buttons = row.createDiv({ cls: 'vault-peers-row-actions' });
   const button = (text: string, onClick: () => void, cls = ''): HTMLButtonElement => {
@@ -45,6 +52,12 @@ export function renderPeerRow(row: HTMLElement, state: PeerState, actions: PeerA
   checkbox.checked = peer.autoConnect;
   checkbox.addEventListener('change', () => actions.setAutoConnect(peer.nodeId, checkbox.checked));
   toggle.appendText(' Auto-connect');
+  const sync = buttons.createEl('label', { cls: 'vault-peers-auto vault-peers-sync-toggle' });
+  const syncBox = sync.createEl('input', { attr: { type: 'checkbox' } });
+  syncBox.checked = syncOn;
+  syncBox.addEventListener('change', () => actions.setSync(peer.nodeId, syncBox.checked));
+  sync.appendText(' Sync');
+  sync.setAttr('aria-label', 'Sync this vault with this device. Off: it stays paired, and no file goes either way.');
   button('Remove', () => actions.remove(peer.nodeId), 'mod-warning');
 }
 
@@ -88,6 +101,11 @@ export class PeerRows {
         this.rows.delete(nodeId);
       }
     }
+  }
+
+  /** Redraws every row (a setting shown in them changed, such as "Sync"). */
+  redrawAll(): void {
+    for (const { el, state } of this.rows.values()) renderPeerRow(el, state, this.actions, this.now());
   }
 
   /** Re-renders the "last synced" times, which change with the clock alone. */

@@ -1,17 +1,24 @@
 import { PluginSettingTab, Setting, type App, type Plugin } from 'obsidian';
-import type { Subscription } from 'rxjs';
-import { combineLatest } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
+import { combineLatest, distinctUntilChanged, map } from 'rxjs';
 import { shownName } from '../app/display';
 import { cleanDeviceName, validPort, type DeviceSettings } from '../app/settings';
 import type { PeerManager } from '../core/peer-manager';
 import { shortId } from './format';
 import { PeerRows, type PeerActions } from './peer-row';
+import { renderSyncSettings } from './settings-sync';
 
 export interface SettingsTabServices {
   readonly manager: () => PeerManager | null;
   readonly actions: PeerActions;
   settings(): DeviceSettings;
+  /** The settings now and after each change (the device rows show "Sync" from them). */
+  readonly settings$: Observable<DeviceSettings>;
   saveSettings(change: Partial<DeviceSettings>): Promise<void>;
+  /** The vault's config folder, named in the statement that it is not synced. */
+  readonly configDir: string;
+  /** Called when the tab closes: what to sync may have changed. */
+  applySyncSettings(): void;
   /** Why the plugin is not running, if it is not. */
   disabledReason(): string | null;
 }
@@ -67,6 +74,8 @@ export class VaultPeersSettingTab extends PluginSettingTab {
       }),
     );
 
+    renderSyncSettings(containerEl, settings, this.services);
+
     new Setting(containerEl).setName('Unknown devices').setHeading();
     const manager = this.services.manager();
     new Setting(containerEl)
@@ -89,9 +98,16 @@ export class VaultPeersSettingTab extends PluginSettingTab {
     const list = containerEl.createDiv({ cls: 'vault-peers-list' });
     if (!manager) return;
     const rows = new PeerRows(list, this.services.actions, () => Date.now());
-    this.subscription = combineLatest([manager.peerStates$, manager.pairing.pendingRequests$, manager.pairing.blockedDevices$]).subscribe(
-      ([states, pending, blockedDevices]) => {
+    const syncOff$ = this.services.settings$.pipe(
+      map((s) => s.syncOff.join()),
+      distinctUntilChanged(),
+    );
+    let shownSyncOff: string | null = null;
+    this.subscription = combineLatest([manager.peerStates$, manager.pairing.pendingRequests$, manager.pairing.blockedDevices$, syncOff$]).subscribe(
+      ([states, pending, blockedDevices, syncOff]) => {
         rows.update(states);
+        if (shownSyncOff !== null && shownSyncOff !== syncOff) rows.redrawAll();
+        shownSyncOff = syncOff;
         if (states.length === 0) list.setAttr('data-empty', 'No devices are paired yet.');
         requests.empty();
         for (const request of pending) {
@@ -116,5 +132,6 @@ export class VaultPeersSettingTab extends PluginSettingTab {
   override hide(): void {
     this.subscription?.unsubscribe();
     this.subscription = null;
+    this.services.applySyncSettings();
   }
 }

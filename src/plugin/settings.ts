@@ -1,3 +1,4 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
 import { migrateSettings, readSettings, withSettings, type DeviceSettings } from '../app/settings';
 import type { PluginDataStorage } from './plugin-storage';
 
@@ -7,10 +8,17 @@ import type { PluginDataStorage } from './plugin-storage';
  * storage's one queue, so it never overwrites what the peer manager just saved.
  */
 export class PluginSettings {
+  private readonly settings: BehaviorSubject<DeviceSettings>;
+  /** The settings now and after each change, for views that show one of them. */
+  readonly current$: Observable<DeviceSettings>;
+
   private constructor(
     private readonly storage: PluginDataStorage,
-    private settings: DeviceSettings,
-  ) {}
+    settings: DeviceSettings,
+  ) {
+    this.settings = new BehaviorSubject(settings);
+    this.current$ = this.settings.asObservable();
+  }
 
   /** Reads data.json, renaming keys of older versions in the file (`bindPort` became `port`). */
   static async load(storage: PluginDataStorage): Promise<PluginSettings> {
@@ -24,11 +32,17 @@ export class PluginSettings {
   }
 
   get current(): DeviceSettings {
-    return this.settings;
+    return this.settings.value;
   }
 
   async save(change: Partial<DeviceSettings>): Promise<void> {
-    this.settings = { ...this.settings, ...change };
+    this.settings.next({ ...this.settings.value, ...change });
     await this.storage.update((document) => withSettings(document, change));
+  }
+
+  /** "Sync with this device" on or off. */
+  setSync(nodeId: string, on: boolean): Promise<void> {
+    const others = this.current.syncOff.filter((id) => id !== nodeId);
+    return this.save({ syncOff: on ? others : [...others, nodeId] });
   }
 }

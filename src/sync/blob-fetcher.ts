@@ -1,5 +1,5 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import type { PeerConnection } from '../core/ports';
+import type { FrameStream, PeerConnection } from '../core/ports';
 import { errorMessage } from '../core/errors';
 import { fetchBlob } from './blob-transfer';
 import type { Folder } from './folder';
@@ -17,6 +17,8 @@ import { materialize } from './writer';
 export interface BlobSource {
   readonly deviceId: string;
   readonly connection: PeerConnection;
+  /** A transfer from this peer started: `bytes` are to come. */
+  onStart(bytes: number): void;
   onBytes(bytes: number): void;
   /** The peer sent data that does not match its hash: end its session. */
   refuse(refusal: SyncRefusal): void;
@@ -30,6 +32,8 @@ export class BlobFetcher {
   private readonly goneCount = new Map<string, number>();
   private readonly timers = new Set<Subscription>();
   private readonly busy = new Map<string, number>();
+  /** The streams of fetches in flight, and whose they are: reset when the fetcher stops or their peer detaches. */
+  private readonly streams = new Map<FrameStream, BlobSource>();
   private readonly settled = new Subject<string>();
   /** Emits a peer's device id when one of its fetches ended. */
   readonly settled$: Observable<string> = this.settled.asObservable();
@@ -48,6 +52,8 @@ export class BlobFetcher {
     this.kick();
     return () => {
       if (this.sources.get(source.deviceId) === source) this.sources.delete(source.deviceId);
+      // Its fetches in flight end now (their chunks so far stay staged for the next time), not when the peer finishes sending.
+      for (const [stream, owner] of this.streams) if (owner === source) this.cancel(stream);
     };
   }
 
@@ -73,9 +79,16 @@ export class BlobFetcher {
 
   stop(): void {
     this.stopped = true;
+    for (const stream of [...this.streams.keys()]) this.cancel(stream);
     for (const timer of this.timers) timer.unsubscribe();
     this.timers.clear();
     this.settled.complete();
+  }
+
+  /** Ends a fetch in flight: its stream is reset (its chunks so far stay staged) and no longer tracked. */
+  private cancel(stream: FrameStream): void {
+    this.streams.delete(stream);
+    stream.reset();
   }
 
   /**
@@ -100,9 +113,20 @@ export class BlobFetcher {
     this.inFlight.set(hash, source.deviceId);
     this.folder.fetching.add(hash);
     this.busy.set(source.deviceId, this.busyWith(source.deviceId) + 1);
-    const path = this.folder.wanting(hash)[0]?.path ?? hash;
+    const record = this.folder.wanting(hash)[0];
+    let stream: FrameStream | null = null;
     try {
-      const outcome = await fetchBlob(this.folder, source.connection, hash, path, (bytes) => source.onBytes(bytes));
+      const progress = {
+        onStart: (bytes: number) => source.onStart(bytes),
+        onBytes: (bytes: number) => source.onBytes(bytes),
+        onStream: (opened: FrameStream) => {
+          stream = opened;
+          // Stopped, or the peer detached, while the stream was being opened.
+          if (this.stopped || this.sources.get(source.deviceId) !== source) opened.reset();
+          else this.streams.set(opened, source);
+        },
+      };
+      const outcome = await fetchBlob(this.folder, source.connection, hash, record?.path ?? hash, record?.size ?? 0, progress);
       if (outcome === 'gone') {
         this.markGone(hash, source.deviceId);
       } else if (!this.stopped) {
@@ -114,9 +138,12 @@ export class BlobFetcher {
         await this.folder.run(() => materialize(this.folder, ids));
       }
     } catch (error) {
+      // A fetch this fetcher cancelled (its stream is no longer tracked) ends quietly: that is no problem to report.
+      const cancelled = stream !== null && !this.streams.has(stream);
       if (error instanceof SyncRefusal) source.refuse(error);
-      else if (!this.stopped && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
+      else if (!this.stopped && !cancelled && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
+      if (stream) this.streams.delete(stream);
       this.folder.fetching.delete(hash);
       this.inFlight.delete(hash);
       this.busy.set(source.deviceId, this.busyWith(source.deviceId) - 1);

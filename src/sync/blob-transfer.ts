@@ -1,7 +1,7 @@
 import type { FrameStream, PeerConnection } from '../core/ports';
 import type { Folder } from './folder';
 import { CHUNK_BYTES, chunkCount, hashFileInChunks, hashOfChunks } from './hash';
-import { REFUSED_CHUNK, REFUSED_FRAME, quotePath } from './messages';
+import { REFUSED_CHUNK, REFUSED_FRAME, REFUSED_SIZE, quotePath } from './messages';
 import { bytesEqual } from './notes';
 import { SyncRefusal } from './refusal';
 import { BLOB_PROTOCOL, decodeMessage, encodeMessage, type BlobMessage } from './wire';
@@ -18,20 +18,33 @@ import { verifyStaged } from './writer';
 
 export type FetchOutcome = 'done' | 'gone';
 
+/** What a fetch reports as it goes. */
+export interface FetchProgress {
+  /** The peer's HEAD checked out: `bytes` are still to come (less than the size when a transfer resumes). */
+  onStart(bytes: number): void;
+  onBytes(bytes: number): void;
+  /** The stream, so that stopping the fetcher can reset it. */
+  onStream(stream: FrameStream): void;
+}
+
 /**
  * Fetches `hash` into staging from the peer on `connection`.
  * @param path where the content will go, for messages
- * @throws SyncRefusal when the peer sends data that does not match its hash (nothing of it is staged)
+ * @param size the size the peer's index announced for it: a HEAD of another size is refused, so a peer cannot make
+ *   this device stage more than the person can see is coming
+ * @throws SyncRefusal when the peer sends data that does not match its hash or its size (nothing of it is staged)
  */
-export async function fetchBlob(folder: Folder, connection: PeerConnection, hash: string, path: string, onBytes: (bytes: number) => void): Promise<FetchOutcome> {
+export async function fetchBlob(folder: Folder, connection: PeerConnection, hash: string, path: string, size: number, progress: FetchProgress): Promise<FetchOutcome> {
   let staged = await folder.files.stagedLength(hash);
   let from = Math.floor(staged / CHUNK_BYTES);
   const stream = await connection.openStream(BLOB_PROTOCOL);
+  progress.onStream(stream);
   try {
     await stream.write(encodeMessage({ type: 'want', hash, from }));
     const head = await readBlobMessage(stream);
     if (head?.type === 'gone' || head === null) return 'gone';
     if (head.type !== 'head') throw new SyncRefusal(REFUSED_FRAME);
+    if (head.size !== size) throw new SyncRefusal(REFUSED_SIZE(path));
     if (chunkCount(head.size) !== head.chunks.length || (await hashOfChunks(head.chunks, folder.options.sha256)) !== hash) throw new SyncRefusal(REFUSED_CHUNK(path));
     folder.staged.add(hash);
     if (staged > head.size) {
@@ -39,6 +52,7 @@ export async function fetchBlob(folder: Folder, connection: PeerConnection, hash
       staged = 0;
       from = 0;
     }
+    progress.onStart(Math.max(0, head.size - from * CHUNK_BYTES));
     for (let index = from; index < head.chunks.length; index += 1) {
       const message = await readBlobMessage(stream);
       if (message?.type === 'gone') return 'gone';
@@ -46,7 +60,7 @@ export async function fetchBlob(folder: Folder, connection: PeerConnection, hash
       const expectedLength = Math.min(CHUNK_BYTES, head.size - index * CHUNK_BYTES);
       if (message.bytes.length !== expectedLength || !bytesEqual(await folder.options.sha256(message.bytes), head.chunks[index]!)) throw new SyncRefusal(REFUSED_CHUNK(path));
       await folder.files.writeStaged(hash, index * CHUNK_BYTES, message.bytes);
-      onBytes(message.bytes.length);
+      progress.onBytes(message.bytes.length);
     }
     if (head.size === 0) await folder.files.writeStaged(hash, 0, new Uint8Array(0));
     if (!(await verifyStaged(folder, hash, head.size))) {
@@ -88,12 +102,23 @@ export async function serveBlob(folder: Folder, stream: FrameStream): Promise<vo
   }
 }
 
+/**
+ * A file on disk that holds `hash`, with its chunk hashes. Those are kept
+ * for the file's size and time (`folder.chunkHashes`), so serving a large
+ * file again (another peer, a resumed transfer) does not read it all twice;
+ * a file changed without its size or time changing is still caught, since
+ * each chunk is checked against its hash as it is sent.
+ */
 async function findSource(folder: Folder, hash: string): Promise<{ path: string; size: number; chunks: Uint8Array[] } | null> {
   for (const record of folder.index.withDiskHash(hash)) {
     const stat = await folder.files.stat(record.disk!.path);
     if (!stat) continue;
+    const known = folder.chunkHashes.get(stat.path);
+    if (known && known.size === stat.size && known.mtime === stat.mtime && known.hash === hash) return { path: stat.path, size: stat.size, chunks: known.chunks };
     const hashed = await hashFileInChunks((offset, length) => folder.files.readRange(stat.path, offset, length), stat.size, folder.options.sha256);
-    if (hashed?.hash === hash) return { path: stat.path, size: stat.size, chunks: hashed.chunks };
+    if (hashed?.hash !== hash) continue;
+    folder.chunkHashes.set(stat.path, { size: stat.size, mtime: stat.mtime, hash, chunks: hashed.chunks });
+    return { path: stat.path, size: stat.size, chunks: hashed.chunks };
   }
   return null;
 }

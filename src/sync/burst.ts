@@ -10,7 +10,9 @@ import type { SyncEvent, SyncProgress } from '../core/ports';
  */
 export class Burst {
   private active = false;
-  private files = { done: 0, total: 0 };
+  /** The files (ids) this cycle concerns, both ways: a note sent and received in one cycle is one file, as a person counts. */
+  private readonly files = new Set<string>();
+  private readonly filesDone = new Set<string>();
   private bytes = { done: 0, total: 0 };
   private lastSent = '';
   private timer: { unsubscribe(): void } | null = null;
@@ -28,26 +30,29 @@ export class Burst {
   begin(): void {
     if (this.active) return;
     this.active = true;
-    this.files = { done: 0, total: 0 };
+    this.files.clear();
+    this.filesDone.clear();
     this.bytes = { done: 0, total: 0 };
     this.lastSent = '';
     this.emit({ type: 'started' });
   }
 
-  /** More work became known: `files` files and `bytes` bytes to receive or send. */
-  expect(files: number, bytes: number): void {
+  /** More work became known: these files (ids) and `bytes` bytes to receive or send. */
+  expect(files: Iterable<string>, bytes: number): void {
     this.begin();
-    this.files.total += files;
+    for (const id of files) this.files.add(id);
     this.bytes.total += bytes;
     this.changed();
   }
 
   /** Work done. Totals grow with it if the estimate was short, so done never passes total. */
-  done(files: number, bytes: number): void {
+  done(files: Iterable<string>, bytes: number): void {
     if (!this.active) return;
-    this.files.done += files;
+    for (const id of files) {
+      this.files.add(id);
+      this.filesDone.add(id);
+    }
     this.bytes.done += bytes;
-    this.files.total = Math.max(this.files.total, this.files.done);
     this.bytes.total = Math.max(this.bytes.total, this.bytes.done);
     this.changed();
   }
@@ -57,7 +62,7 @@ export class Burst {
     if (!this.active) return;
     this.timer?.unsubscribe();
     this.timer = null;
-    this.files.done = this.files.total;
+    for (const id of this.files) this.filesDone.add(id);
     this.bytes.done = this.bytes.total;
     this.sendProgress();
     this.active = false;
@@ -68,6 +73,8 @@ export class Burst {
     this.timer?.unsubscribe();
     this.timer = null;
     this.active = false;
+    this.files.clear();
+    this.filesDone.clear();
   }
 
   private changed(): void {
@@ -81,14 +88,14 @@ export class Burst {
   }
 
   private progressKey(): string {
-    return `${this.files.done}/${this.files.total}/${this.bytes.done}/${this.bytes.total}`;
+    return `${this.filesDone.size}/${this.files.size}/${this.bytes.done}/${this.bytes.total}`;
   }
 
   private sendProgress(): void {
     const key = this.progressKey();
-    if (key === this.lastSent || this.files.total === 0) return;
+    if (key === this.lastSent || this.files.size === 0) return;
     this.lastSent = key;
-    const progress: SyncProgress = { files: { ...this.files }, bytes: { ...this.bytes } };
+    const progress: SyncProgress = { files: { done: this.filesDone.size, total: this.files.size }, bytes: { ...this.bytes } };
     this.emit({ type: 'progress', ...progress });
   }
 }

@@ -21,12 +21,13 @@ import { Folder, needsDisk } from './folder';
 import { webSha256, type Sha256 } from './hash';
 import { ingestChanges, scanFolder } from './local';
 import type { FilterSettings } from './paths';
-import type { FileRecord, SyncStore, VaultFiles } from './ports';
+import type { FileChange, FileRecord, SyncStore, VaultFiles } from './ports';
 import { PeerSession } from './session';
 import { SyncStatus, conflictCopies, type ConflictCopy } from './status';
-import { batchChanges, retryWhilePending } from './timing';
+import { RESCAN_MS, batchChanges, retryWhilePending, withPeriodicRescan } from './timing';
 import { materialize } from './writer';
 import { resolveConflict, type ConflictChoice } from './conflicts';
+import { WATCH_FAILED_BYE, watchFailed } from './messages';
 
 /**
  * The sync engine for one folder: implements core's `SyncEngine` (one
@@ -50,6 +51,8 @@ export interface SyncEngineOptions {
   readonly debounceMs?: number;
   /** Longest a batch of disk events is held while events keep coming, in ms (default 1000). */
   readonly maxBatchMs?: number;
+  /** The whole folder is compared with the index this often, in ms (default one hour), in case the watcher dropped events. */
+  readonly rescanMs?: number;
   /** Progress events at most this often, in ms (default 250). */
   readonly progressMs?: number;
   /** Notes' documents kept in memory (default 64). */
@@ -66,6 +69,8 @@ export class VaultSyncEngine implements SyncEngine {
   private readonly sessions = new Set<PeerSession>();
   private readonly subscriptions: Subscription[] = [];
   private closed = false;
+  /** Why syncing stopped for good (the watcher failed), or null. */
+  private halted: string | null = null;
   /** Per-peer sync state, for `vault-peers status` and the status view. */
   readonly peers$;
   /** The last ACTIVITY_LOG_SIZE things that happened (merges, conflicts, files not synced, errors), oldest first. */
@@ -115,7 +120,13 @@ export class VaultSyncEngine implements SyncEngine {
       ...(options.trace ? { trace: options.trace } : {}),
     });
     const engine = new VaultSyncEngine(folder, scheduler, options);
-    await engine.start();
+    try {
+      await engine.start();
+    } catch (error) {
+      // The watcher and the retry loop are already running: a failed open must not leave them behind.
+      await engine.close().catch(() => undefined);
+      throw error;
+    }
     return engine;
   }
 
@@ -128,6 +139,7 @@ export class VaultSyncEngine implements SyncEngine {
       this.options.files
         .watch()
         .pipe(
+          withPeriodicRescan<FileChange>({ type: 'rescan' }, this.options.rescanMs ?? RESCAN_MS, this.scheduler),
           batchChanges(this.options.debounceMs ?? 50, this.options.maxBatchMs ?? 1000, this.scheduler),
           concatMap((batch) =>
             defer(() => from(folder.run(async () => materialize(folder, idsNeedingDisk(await ingestChanges(folder, batch)))))).pipe(
@@ -139,7 +151,7 @@ export class VaultSyncEngine implements SyncEngine {
             ),
           ),
         )
-        .subscribe(),
+        .subscribe({ error: (error: unknown) => this.watchFailed(error) }),
     );
     // Writes that could not be done yet (a file in the way, a full disk) are tried again with backoff.
     // (An attachment waiting for content is the fetcher's, unless the content has since appeared on this disk.)
@@ -160,10 +172,25 @@ export class VaultSyncEngine implements SyncEngine {
     for (const key of await this.options.files.listStaged()) if (!folder.wanted.has(key)) await this.options.files.discardStaged(key);
   }
 
+  /**
+   * The folder can no longer be watched: changes made here would be missed, so
+   * every session stops (peers are told why, and each session ends with this
+   * error) and new ones are refused until the host opens a new engine.
+   */
+  private watchFailed(error: unknown): void {
+    this.halted = watchFailed(errorMessage(error));
+    this.folder.emit({ type: 'error', message: this.halted });
+    for (const session of this.sessions) session.stop(WATCH_FAILED_BYE);
+  }
+
   syncWithPeer(connection: PeerConnection): Observable<SyncEvent> {
     return new Observable<SyncEvent>((subscriber) => {
       if (this.closed) {
         subscriber.complete();
+        return undefined;
+      }
+      if (this.halted) {
+        subscriber.error(new Error(this.halted));
         return undefined;
       }
       const deviceId = connection.remoteNodeId;
@@ -186,8 +213,9 @@ export class VaultSyncEngine implements SyncEngine {
       session.run().then(
         () => {
           this.sessions.delete(session);
-          this.status.onSessionEnd(deviceId, null);
-          subscriber.complete();
+          this.status.onSessionEnd(deviceId, this.halted);
+          if (this.halted) subscriber.error(new Error(this.halted));
+          else subscriber.complete();
         },
         (error: unknown) => {
           this.sessions.delete(session);

@@ -51,6 +51,8 @@ export type FolderEvent =
   | { readonly type: 'merged'; readonly path: string; readonly peer: string | null }
   | { readonly type: 'conflict'; readonly path: string; readonly copy: string; readonly peer: string | null }
   | { readonly type: 'not-synced'; readonly path: string; readonly reason: string }
+  /** A path reported not synced is synced again, or gone (renamed, deleted): it leaves the not-synced list. */
+  | { readonly type: 'now-synced'; readonly path: string }
   | { readonly type: 'error'; readonly message: string };
 
 export class Folder {
@@ -76,6 +78,8 @@ export class Folder {
   readonly staged = new Set<string>();
   /** Content hashes being fetched right now (their staging is in use). */
   readonly fetching = new Set<string>();
+  /** Chunk hashes of files recently served to peers, by path, for the size and time they were read at. */
+  readonly chunkHashes = new LruMap<string, { size: number; mtime: number; hash: string; chunks: Uint8Array[] }>(16);
   /** Records whose file on this device's disk is not what they say yet (kept up to date by `commit`). */
   readonly pendingDisk = new Set<string>();
   private readonly idle = new Subject<void>();
@@ -85,6 +89,7 @@ export class Folder {
   private readonly events = new Subject<FolderEvent>();
   readonly changes$: Observable<ChangeSet> = this.changes.asObservable();
   readonly events$: Observable<FolderEvent> = this.events.asObservable();
+  private readonly notSyncedPaths = new Set<string>();
   private closed = false;
 
   private constructor(
@@ -186,7 +191,15 @@ export class Folder {
     readonly echoes?: ReadonlySet<string>;
   }): Promise<void> {
     const records = change.records ?? [];
-    await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    try {
+      await this.store.commit({ seq: this.lastSeq, records, docs: change.docs ?? [], peers: change.peers ?? [] });
+    } catch (error) {
+      // The notes' documents were changed in memory for this commit: forget them, so they are reloaded as the
+      // store has them and the change is taken again (from the disk, or the peer) instead of being lost from the store.
+      for (const doc of change.docs ?? []) this.notes.drop(doc.id);
+      for (const record of records) if (record.kind === 'text') this.notes.drop(record.id);
+      throw error;
+    }
     for (const record of records) {
       this.index.put(record);
       this.track(record);
@@ -233,6 +246,22 @@ export class Folder {
     this.events.next(event);
   }
 
+  /** A file that stays on this device, with the reason (listed until `nowSynced`). */
+  notSynced(path: string, reason: string): void {
+    this.notSyncedPaths.add(path);
+    this.emit({ type: 'not-synced', path, reason });
+  }
+
+  /** The file at `path` syncs again, or is gone: whatever was said about it no longer holds. */
+  nowSynced(path: string): void {
+    if (this.notSyncedPaths.delete(path)) this.emit({ type: 'now-synced', path });
+  }
+
+  /** Paths reported not synced, for a rescan to look at again. */
+  get notSyncedNow(): ReadonlySet<string> {
+    return this.notSyncedPaths;
+  }
+
   peerMark(deviceId: string): PeerMark {
     return this.peers.get(deviceId) ?? { deviceId, epoch: '', seen: 0, acked: 0, ackedEpoch: '' };
   }
@@ -246,6 +275,20 @@ export class Folder {
     this.events.complete();
     this.wants.complete();
     this.idle.complete();
+  }
+}
+
+/** A map that keeps its `capacity` most recently set entries. */
+export class LruMap<K, V> {
+  private readonly entries = new Map<K, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+  set(key: K, value: V): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as K);
   }
 }
 

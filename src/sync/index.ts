@@ -21,6 +21,8 @@
  * - records-codec.ts  entries and records as bytes
  * - wire.ts           the protocol's messages and frames
  * - outbox.ts         a session's writer loop, by priority, never blocking a reader
+ * - doc-answers.ts    a peer's asks for notes → answers, bounded by the index
+ * - doc-parts.ts      a large note update put back together from its parts, in order, one at a time
  * - blob-transfer.ts  an attachment over its own stream: fetch into staging, serve from disk
  * - blob-fetcher.ts   which attachment to fetch from which peer
  * - burst.ts          a peer's started … progress … finished cycle

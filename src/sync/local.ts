@@ -3,7 +3,7 @@ import { settleCollisions } from './collisions';
 import { MAX_NOTE_BYTES, decodeNote, diskState, hashOnDisk, hashText, writeNote } from './disk';
 import type { Folder } from './folder';
 import { contentHash } from './hash';
-import { PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
+import { NOTE_NOT_UTF8, NOTE_TOO_BIG, PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
 import { COMPACT_AFTER } from './note-cache';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
 import { lastName, pathKey, unsafePathReason } from './paths';
@@ -45,13 +45,14 @@ export async function ingestChanges(folder: Folder, changes: readonly FileChange
   }
   const files = new Set<string>();
   for (const path of paths) {
-    const known = folder.index.atDisk(path);
-    if (known || (await folder.files.stat(path))) {
+    // A file the index or the not-synced list knows (deleted now, or not), or a file on disk.
+    if (folder.index.atDisk(path) || folder.notSyncedNow.has(path) || (await folder.files.stat(path))) {
       files.add(path);
       continue;
     }
     // Not a file: a folder that went away, or one that appeared (a watcher may report only the folder).
     for (const record of folder.index.underDisk(path)) files.add(record.disk!.path);
+    for (const listed of folder.notSyncedNow) if (listed.startsWith(`${path}/`)) files.add(listed);
     const listed = await folder.files.list({ skipFolder: (f) => folder.filter.skipsFolder(f) });
     for (const stat of listed) if (stat.path.startsWith(`${path}/`)) files.add(stat.path);
   }
@@ -74,6 +75,8 @@ export async function scanFolder(folder: Folder, genesis: boolean): Promise<File
     if (!record || record.disk!.path !== stat.path || record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) paths.add(stat.path);
   }
   for (const record of folder.index.values()) if (record.disk && !onDisk.has(pathKey(record.disk.path))) paths.add(record.disk.path);
+  // Files listed as not synced are looked at again (the list is rebuilt): gone ones leave it.
+  for (const path of folder.notSyncedNow) paths.add(path);
   return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis });
 }
 
@@ -93,20 +96,25 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
   const created = new Map<string, Found>();
   const modified: { record: FileRecord; found: Found }[] = [];
   const deleted = new Map<string, FileRecord>();
+  const reported = new Set<string>();
+  const report = (path: string, why: string): void => {
+    reported.add(path);
+    folder.notSynced(path, notSynced(path, why));
+  };
   for (const path of [...paths].sort()) {
     const unsafe = unsafePathReason(path);
     if (unsafe) {
       // Hidden files are skipped quietly (the config folder, .git, .DS_Store); other names are listed as not synced.
-      if (!SILENT.has(unsafe) && (await folder.files.stat(path))) folder.emit({ type: 'not-synced', path, reason: notSynced(path, unsafe) });
+      if (!SILENT.has(unsafe) && (await folder.files.stat(path))) report(path, unsafe);
       continue;
     }
-    if (folder.filter.excludedReason(path)) continue;
     const stat = await folder.files.stat(path);
-    if (stat && folder.filter.excludedReason(path, stat.size)) continue;
     const record = folder.index.atDisk(path);
+    if (folder.filter.excludedReason(path)) continue;
+    if (stat && folder.filter.excludedReason(path, stat.size)) continue;
     if (record && record.disk!.path !== path) {
       // Another file of this name in another case: the other devices could not keep both.
-      if (stat) folder.emit({ type: 'not-synced', path, reason: notSynced(path, PATH_CASE(record.disk!.path)) });
+      if (stat) report(path, PATH_CASE(record.disk!.path));
       continue;
     }
     if (!stat) {
@@ -114,9 +122,22 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
       continue;
     }
     if (record && !readNotes && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
+    if (record?.kind === 'text' && stat.size > MAX_NOTE_BYTES) {
+      // A note that grew past the limit stays a note (its id and history are a note's): it is left alone, and the
+      // record keeps its last synced version, until the file is small enough again.
+      if (record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) report(path, NOTE_TOO_BIG);
+      else reported.add(path);
+      continue;
+    }
     if (record?.kind === 'blob' && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
     const found = await look(folder, stat, record?.kind);
     if (!found) continue;
+    if (record?.kind === 'text' && found.text === null) {
+      // Not text any more (another program wrote bytes that are not UTF-8): a note cannot hold it, and decoding it
+      // lossily would never match the disk again. Left alone, with the last synced version kept, until it is text.
+      report(path, NOTE_NOT_UTF8);
+      continue;
+    }
     if (!record) created.set(path, found);
     else if (found.hash !== record.disk!.hash) modified.push({ record, found });
     else if (record.disk!.mtime !== stat.mtime) await folder.commit({ records: [{ ...record, disk: diskState(stat, found.hash) }] });
@@ -132,6 +153,9 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     deleted.set(record.disk!.path, record);
     created.set(found.stat.path, found);
   }
+
+  // A path looked at and not reported again syncs now, or is gone: an earlier reason no longer holds.
+  for (const path of paths) if (!reported.has(path)) folder.nowSynced(path);
 
   const work: Work = { records: [], docs: [], push: [], writeBack: [], mode };
   folder.options.trace?.('ingest', {
@@ -236,7 +260,7 @@ async function look(folder: Folder, stat: FileStat, kind: FileRecord['kind'] | u
     if (!bytes) return null;
     const text = decodeNote(bytes);
     const hash = await contentHash(bytes, folder.options.sha256);
-    return { stat: { ...stat, size: bytes.length }, hash, text: text ?? (kind === 'text' ? new TextDecoder().decode(bytes) : null) };
+    return { stat: { ...stat, size: bytes.length }, hash, text };
   }
   const hash = await hashOnDisk(folder, stat);
   return hash === null ? null : { stat, hash, text: null };

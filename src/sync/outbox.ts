@@ -12,8 +12,10 @@ import { encodeMessage, type DocUpdate, type SyncMessage } from './wire';
  * peer is slow: the awaited `write` holds them back.
  */
 
-/** Entries per catch-up frame (about 100 bytes each before compression). */
+/** Entries per catch-up frame (about 100 bytes each before compression); the receiver takes twice this at most. */
 export const ENTRIES_PER_FRAME = 500;
+/** Note updates per frame; the receiver takes 2,000 at most. */
+const DOCS_PER_FRAME = 500;
 /** Note content per frame before a frame is cut (a single larger update goes in parts). */
 const DOC_BYTES_PER_FRAME = 256 * 1024;
 const PART_BYTES = 512 * 1024;
@@ -29,6 +31,8 @@ export class Outbox {
   private readonly producers: Producer[] = [];
   private readonly background: Producer[] = [];
   private wake: (() => void) | null = null;
+  /** A served note's parts are on their way: the rest of them go before live frames, which may hold parts too (see `next`). */
+  private inParts = false;
   private stopped = false;
   private signalled = false;
   /** Bytes written so far. */
@@ -91,12 +95,19 @@ export class Outbox {
     this.signal();
   }
 
+  /**
+   * The next frame to write. A note's DOC_PARTs are never interleaved with
+   * another note's (the receiver assembles one at a time): live parts are
+   * queued together, and once a served note's parts started, they finish
+   * before live frames go again (control frames carry no parts).
+   */
   private async next(): Promise<SyncMessage | null> {
-    const urgent = this.control.shift() ?? this.live.shift();
+    const urgent = this.control.shift() ?? (this.inParts ? undefined : this.live.shift());
     if (urgent) return urgent;
     for (const queue of [this.producers, this.background]) {
       while (queue.length > 0) {
         const message = await queue[0]!();
+        this.inParts = message?.type === 'doc-part' && message.offset + message.bytes.length < message.total;
         if (message) return message;
         queue.shift();
       }
@@ -115,7 +126,7 @@ export class Outbox {
 /** Entries and pushed updates as CHANGES frames under the frame limit (updates too large for one frame become DOC_PARTs). */
 export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate[]): SyncMessage[] {
   const frames: SyncMessage[] = [];
-  for (const batch of inBatches(entries, ENTRIES_PER_FRAME, (e) => 128 + e.path.length * 3 + (e.sv?.length ?? 0))) frames.push({ type: 'changes', entries: batch, docs: [] });
+  for (const batch of inBatches(entries, ENTRIES_PER_FRAME, entryBytes)) frames.push({ type: 'changes', entries: batch, docs: [] });
   const small: DocUpdate[] = [];
   let bytes = 0;
   for (const doc of docs) {
@@ -123,7 +134,7 @@ export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate
       frames.push(...docParts(doc));
       continue;
     }
-    if (bytes + doc.update.length > DOC_BYTES_PER_FRAME && small.length > 0) {
+    if ((bytes + doc.update.length > DOC_BYTES_PER_FRAME || small.length >= DOCS_PER_FRAME) && small.length > 0) {
       frames.push({ type: 'docs', docs: small.splice(0) });
       bytes = 0;
     }
@@ -137,6 +148,11 @@ export function changeFrames(entries: readonly Entry[], docs: readonly DocUpdate
     else frames.push({ type: 'docs', docs: small });
   }
   return frames;
+}
+
+/** An entry's encoded size, over-estimated (records-codec.ts): each version and lived entry is a replica id and a counter. */
+function entryBytes(entry: Entry): number {
+  return 128 + entry.path.length * 3 + (entry.sv?.length ?? 0) + 20 * (Object.keys(entry.version).length + Object.keys(entry.lived).length);
 }
 
 /** Cuts items into batches of at most `count` items and FRAME_BUDGET estimated bytes. */

@@ -113,6 +113,13 @@ export interface VaultFiles {
    * Changes under the root while subscribed. Starts watching on subscribe,
    * stops on unsubscribe. Should not emit for paths under hidden (dot) folders
    * if the host makes that cheap; the engine ignores them anyway.
+   *
+   * Events the watcher merely dropped (an overflow, a restart of the host's
+   * watcher) are a `rescan`, never an error. Error only when the folder can
+   * no longer be watched at all (deleted, unmounted, the watcher broke for
+   * good): the engine then reports the error, stops every session (peers are
+   * told why) and refuses new ones, since changes made here would be missed.
+   * Syncing resumes once the host opens a new engine.
    */
   watch(): Observable<FileChange>;
 

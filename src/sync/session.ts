@@ -4,15 +4,17 @@ import { serveBlob } from './blob-transfer';
 import type { BlobFetcher } from './blob-fetcher';
 import { Burst } from './burst';
 import type { ChangeSet, Folder } from './folder';
-import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_TOO_BIG, REFUSED_UNEXPECTED, REFUSED_VERSION, peerStopped, refusedPath } from './messages';
+import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_UNEXPECTED, REFUSED_VERSION, peerNoteTooBig, peerStopped, refusedPath } from './messages';
 import { MAX_NOTE_BYTES } from './disk';
-import { Outbox, changeFrames, inBatches, type Producer } from './outbox';
+import { Outbox, inBatches, type Producer } from './outbox';
 import { unsafePathReason } from './paths';
 import { entryOf, type Entry } from './records-codec';
 import { SyncRefusal } from './refusal';
 import { isValidStateVector } from './notes';
-import { receiveDocs, receiveEntries, serveDocs, type DocWant } from './remote';
-import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
+import { DocAnswers } from './doc-answers';
+import { PartAssembly } from './doc-parts';
+import { receiveDocs, receiveEntries, type DocWant } from './remote';
+import { BLOB_PROTOCOL, MAX_WANTS_PER_MESSAGE, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
 
 /**
  * One peer's sync over one connection (see docs/SYNC.md, "The protocol").
@@ -44,9 +46,12 @@ export class PeerSession {
   /** Notes asked for and not answered yet: id → their sequence number of the entry that called for it. */
   private readonly outstanding = new Map<string, number>();
   private readonly expectedBytes = new Map<string, number>();
+  /** Attachment contents this peer announced that this device may still lack, with the file (id) each is for. */
+  private readonly announced = new Map<string, string>();
   /** The peer's entries for notes whose content was asked for: applied when it arrives. */
   private readonly waiting = new Map<string, Entry>();
-  private readonly parts = new Map<string, { bytes: Uint8Array; got: number }>();
+  private readonly parts = new PartAssembly();
+  private readonly answers: DocAnswers;
   /** Our sequence numbers: the highest sent, whether the catch-up is out, and the highest the peer confirmed. */
   private sentSeq = 0;
   private caughtUpSent = false;
@@ -68,6 +73,7 @@ export class PeerSession {
     private readonly emit: (event: SyncEvent) => void,
   ) {
     this.burst = new Burst(options.scheduler, options.progressMs, emit);
+    this.answers = new DocAnswers(folder);
   }
 
   private get peer(): string {
@@ -97,11 +103,13 @@ export class PeerSession {
         .pipe(mergeMap((blob) => serveBlob(this.folder, blob).catch((error: unknown) => this.fail(error)), this.options.blobServers))
         .subscribe(),
     );
-    this.subscriptions.push(this.fetcher.settled$.subscribe((device) => device === this.peer && this.checkSettled()));
+    // Any fetch that ends may bring content this peer announced (another peer may have sent it first).
+    this.subscriptions.push(this.fetcher.settled$.subscribe(() => this.checkSettled()));
     this.detachBlobs = this.fetcher.attach({
       deviceId: this.peer,
       connection: this.connection,
-      onBytes: (bytes) => this.burst.done(0, bytes),
+      onStart: (bytes) => this.burst.expect([], bytes),
+      onBytes: (bytes) => this.burst.done([], bytes),
       refuse: (refusal) => this.fail(refusal),
     });
     const mark = this.folder.peerMark(this.peer);
@@ -178,7 +186,8 @@ export class PeerSession {
       case 'doc-part':
         return this.onPart(message.id, message.total, message.offset, message.bytes);
       case 'want-docs':
-        this.outbox!.answer(this.serve(message.wants));
+        // Throws (refusing the peer) when its unanswered asks outgrow the index.
+        this.outbox!.answer(this.answers.accept(message.wants));
         return;
       case 'caught-up': {
         const first = this.theirCaughtUp === null;
@@ -188,7 +197,8 @@ export class PeerSession {
       case 'synced':
         return this.onSynced(message.seq);
       case 'bye':
-        // The peer stopped syncing (it is shutting down, or removed this device): the session ends, not as a failure.
+        // The peer stopped syncing cleanly (it is shutting down, or can no longer watch its folder): the session ends, not
+        // as a failure. A peer that removed this device sends no BYE: it closes the connection as removed.
         this.folder.emit({ type: 'error', message: peerStopped(message.reason) });
         this.byeReceived = true;
         return;
@@ -236,8 +246,9 @@ export class PeerSession {
       }
       if (entries.length === 0) return Promise.resolve(at < ids.length ? producer() : null);
       this.sentSeq = Math.max(this.sentSeq, ...entries.map((e) => e.seq));
-      this.burst.expect(entries.length, 0);
-      this.burst.done(entries.length, 0);
+      const sent = entries.map((e) => e.id);
+      this.burst.expect(sent, 0);
+      this.burst.done(sent, 0);
       return Promise.resolve({ type: 'changes', entries, docs: [] });
     };
     this.outbox!.later(producer);
@@ -250,8 +261,9 @@ export class PeerSession {
     const docs = fromPeer ? [] : change.docs;
     const top = Math.max(0, ...change.records.map((r) => r.seq));
     if (entries.length > 0 || docs.length > 0) {
-      this.burst.expect(entries.length, 0);
-      this.burst.done(entries.length, 0);
+      const ids = [...entries.map((e) => e.id), ...docs.map((d) => d.id)];
+      this.burst.expect(ids, 0);
+      this.burst.done(ids, 0);
       this.outbox!.sendLive(entries, docs);
     }
     if (entries.length < change.records.length && this.caughtUpSent) {
@@ -262,19 +274,28 @@ export class PeerSession {
   }
 
   /** @param pushed notes whose update came in the same frame (no need to ask for them) */
-  private async onEntries(entries: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
-    for (const entry of entries) {
+  private async onEntries(all: readonly Entry[], pushed: ReadonlySet<string> = new Set()): Promise<void> {
+    for (const entry of all) {
       const unsafe = unsafePathReason(entry.path);
       if (unsafe) throw new SyncRefusal(refusedPath(entry.path, unsafe));
-      if (entry.kind === 'text' && entry.size > MAX_NOTE_BYTES) throw new SyncRefusal(REFUSED_TOO_BIG);
       if (entry.sv && !isValidStateVector(entry.sv)) throw new SyncRefusal(REFUSED_FRAME);
     }
-    if (entries.length === 0) return;
-    const topSeq = Math.max(...entries.map((e) => e.seq));
+    if (all.length === 0) return;
+    const topSeq = Math.max(...all.map((e) => e.seq));
     this.received = Math.max(this.received, topSeq);
-    this.burst.expect(entries.length, 0);
+    // A note that grew past the limit on the peer (its owner pasted a lot, or two large edits merged) is skipped, not
+    // a reason to stop syncing everything else: its content is never asked for, and the person is told.
+    const tooBig = (entry: Entry): boolean => entry.kind === 'text' && !entry.deleted && entry.size > MAX_NOTE_BYTES;
+    for (const entry of all) if (tooBig(entry)) this.folder.emit({ type: 'error', message: peerNoteTooBig(entry.path) });
+    const entries = all.filter((entry) => !tooBig(entry));
+    if (entries.length === 0) return this.advance();
+    this.burst.expect(entries.map((e) => e.id), 0);
     const wants = await this.folder.run(() => receiveEntries(this.folder, this.peer, entries));
-    for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted) this.fetcher.announce(entry.hash, this.peer);
+    for (const entry of entries) {
+      if (entry.kind !== 'blob' || entry.deleted) continue;
+      this.fetcher.announce(entry.hash, this.peer);
+      this.announced.set(entry.hash, entry.id);
+    }
     this.fetcher.kick();
     const byId = new Map(entries.map((e) => [e.id, e]));
     for (const want of wants) {
@@ -282,15 +303,18 @@ export class PeerSession {
       if (entry) this.waiting.set(want.id, entry);
       this.outstanding.set(want.id, entry?.seq ?? topSeq);
       this.expectedBytes.set(want.id, entry?.size ?? 0);
-      this.burst.expect(0, entry?.size ?? 0);
+      this.burst.expect([], entry?.size ?? 0);
     }
     this.askFor(wants.filter((w) => !pushed.has(w.id)));
-    this.burst.done(entries.length, 0);
+    // A note whose content is on its way is done when the content is; an attachment when its content is in place.
+    const asked = new Set(wants.map((w) => w.id));
+    for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted && this.folder.wanted.has(entry.hash)) asked.add(entry.id);
+    this.burst.done(entries.filter((e) => !asked.has(e.id)).map((e) => e.id), 0);
     await this.advance();
   }
 
   private askFor(wants: readonly DocWant[]): void {
-    for (const batch of inBatches(wants, 2000, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
+    for (const batch of inBatches(wants, MAX_WANTS_PER_MESSAGE, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
   }
 
   private async onDocs(docs: readonly DocUpdate[]): Promise<void> {
@@ -301,39 +325,15 @@ export class PeerSession {
       if (still.has(doc.id)) continue;
       this.outstanding.delete(doc.id);
       this.waiting.delete(doc.id);
-      this.burst.done(0, this.expectedBytes.get(doc.id) ?? doc.update.length);
+      this.burst.done([doc.id], this.expectedBytes.get(doc.id) ?? doc.update.length);
       this.expectedBytes.delete(doc.id);
     }
     await this.advance();
   }
 
   private async onPart(id: string, total: number, offset: number, bytes: Uint8Array): Promise<void> {
-    if (total > MAX_NOTE_BYTES * 4 || offset + bytes.length > total) throw new SyncRefusal(REFUSED_TOO_BIG);
-    let part = this.parts.get(id);
-    if (!part || part.bytes.length !== total) this.parts.set(id, (part = { bytes: new Uint8Array(total), got: 0 }));
-    part.bytes.set(bytes, offset);
-    part.got += bytes.length;
-    if (part.got < total) return;
-    this.parts.delete(id);
-    await this.onDocs([{ id, update: part.bytes }]);
-  }
-
-  /** Answers a WANT_DOCS, a frame at a time; every asked note gets an answer (empty if there is nothing to send), so the asker can tell it is done. */
-  private serve(wants: readonly DocWant[]): Producer {
-    let at = 0;
-    let pending: SyncMessage[] = [];
-    const next: Producer = async () => {
-      if (pending.length > 0) return pending.shift()!;
-      if (at >= wants.length) return null;
-      const batch = wants.slice(at, at + 64);
-      at += batch.length;
-      const found = await serveDocs(this.folder, batch);
-      const answered = new Set(found.map((d) => d.id));
-      const docs = [...found, ...batch.filter((w) => !answered.has(w.id)).map((w) => ({ id: w.id, update: new Uint8Array([0, 0]) }))];
-      pending = changeFrames([], docs);
-      return next();
-    };
-    return next;
+    const update = this.parts.take(id, total, offset, bytes, (wanted) => this.outstanding.has(wanted));
+    if (update) await this.onDocs([{ id, update }]);
   }
 
   private async onSynced(seq: number): Promise<void> {
@@ -368,13 +368,23 @@ export class PeerSession {
 
   /** For diagnosing a sync that does not finish. */
   describe(): string {
-    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
+    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, assembling: this.parts.holding, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
   }
 
-  /** Emits `finished` once both sides hold everything of each other and no transfer from this peer is running. */
+  /**
+   * Emits `finished` once both sides hold everything of each other: no
+   * transfer from this peer is running, and no attachment it announced is
+   * still missing here (a fetch that ended 'gone' or failed is retried; until
+   * it succeeds, the sync is not finished and `lastSyncAt` does not move).
+   */
   private checkSettled(): void {
     if (!this.burst.running || this.stopped) return;
-    const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
+    for (const [hash, id] of this.announced) {
+      if (this.folder.wanting(hash).length > 0) continue;
+      this.announced.delete(hash);
+      this.burst.done([id], 0);
+    }
+    const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.announced.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
     const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq;
     if (theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0) this.burst.finish();
   }

@@ -37,7 +37,7 @@ export interface NotSyncedFile {
   readonly reason: string;
 }
 
-export type ActivityKind = FolderEvent['type'] | 'finished';
+export type ActivityKind = Exclude<FolderEvent['type'], 'now-synced'> | 'finished';
 
 export interface ActivityEntry {
   readonly at: number;
@@ -81,6 +81,9 @@ export class SyncStatus {
         this.record('not-synced', event.path, null, event.reason);
         return;
       }
+      case 'now-synced':
+        this.forgetNotSynced(event.path);
+        return;
       case 'error':
         this.record('error', null, null, event.message);
         return;
@@ -105,7 +108,7 @@ export class SyncStatus {
     if (error) this.record('error', null, deviceId, error);
   }
 
-  forgetNotSynced(path: string): void {
+  private forgetNotSynced(path: string): void {
     if (!this.notSynced.value.has(path)) return;
     const next = new Map(this.notSynced.value);
     next.delete(path);

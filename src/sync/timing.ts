@@ -1,4 +1,4 @@
-import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, interval, map, merge, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /**
  * Batches bursts of disk events: a batch closes after `quietMs` without an
@@ -69,4 +69,16 @@ export function retryWhilePending(pending$: Observable<boolean>, attempt: () => 
       );
     }),
   );
+}
+
+/** How often the whole folder is compared with the index anyway, in ms: Syncthing's default full rescan, one hour. */
+export const RESCAN_MS = 60 * 60 * 1000;
+
+/**
+ * Adds `rescan` to a watcher's events every `everyMs`: a watcher may drop
+ * events (an overflow it does not report, a file changed while the device
+ * slept), and only a comparison of the whole folder finds those changes.
+ */
+export function withPeriodicRescan<T>(rescan: T, everyMs: number, scheduler: SchedulerLike): OperatorFunction<T, T> {
+  return (source) => merge(source, interval(everyMs, scheduler).pipe(map(() => rescan)));
 }

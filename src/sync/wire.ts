@@ -19,8 +19,16 @@ export const BLOB_PROTOCOL = 'vault-peers/blob/1';
 export const PROTOCOL_VERSION = 1;
 
 const COMPRESS_OVER = 1024;
-/** The largest inflated payload accepted. */
-export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+/**
+ * The largest inflated payload accepted: what the sender packs into a frame
+ * (outbox.ts, at most about 900 KiB) with room to spare. A small compressed
+ * frame cannot make this device hold or decode more.
+ */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/** The most items of each list a message may hold: twice what a sender puts in one (outbox.ts), so decoding one frame stays cheap. */
+export const MAX_ENTRIES_PER_MESSAGE = 1000;
+export const MAX_WANTS_PER_MESSAGE = 2000;
+export const MAX_DOCS_PER_MESSAGE = 2000;
 const COMPRESSED = 0x80;
 
 export interface DocUpdate {
@@ -161,13 +169,13 @@ function readPayload(d: decoding.Decoder, type: Message['type']): Message {
       return { type, protocol, folder, device, epoch, seenEpoch, seen: decoding.readVarUint(d) };
     }
     case 'changes': {
-      const entries = readList(d, () => readEntry(d).entry);
+      const entries = readList(d, MAX_ENTRIES_PER_MESSAGE, () => readEntry(d).entry);
       return { type, entries, docs: readDocs(d) };
     }
     case 'docs':
       return { type, docs: readDocs(d) };
     case 'want-docs':
-      return { type, wants: readList(d, () => ({ id: toHex(decoding.readUint8Array(d, 16)), sv: decoding.readVarUint8Array(d).slice() })) };
+      return { type, wants: readList(d, MAX_WANTS_PER_MESSAGE, () => ({ id: toHex(decoding.readUint8Array(d, 16)), sv: decoding.readVarUint8Array(d).slice() })) };
     case 'doc-part':
       return { type, id: toHex(decoding.readUint8Array(d, 16)), total: decoding.readVarUint(d), offset: decoding.readVarUint(d), bytes: decoding.readVarUint8Array(d).slice() };
     case 'caught-up':
@@ -180,7 +188,7 @@ function readPayload(d: decoding.Decoder, type: Message['type']): Message {
       return { type, hash: toHex(decoding.readUint8Array(d, 32)), from: decoding.readVarUint(d) };
     case 'head': {
       const size = decoding.readVarUint(d);
-      return { type, size, chunks: readList(d, () => decoding.readUint8Array(d, 32).slice()) };
+      return { type, size, chunks: readList(d, Number.MAX_SAFE_INTEGER, () => decoding.readUint8Array(d, 32).slice()) };
     }
     case 'chunk':
       return { type, index: decoding.readVarUint(d), bytes: decoding.readVarUint8Array(d) };
@@ -196,12 +204,13 @@ function writeDocs(e: encoding.Encoder, docs: readonly DocUpdate[]): void {
 }
 
 function readDocs(d: decoding.Decoder): DocUpdate[] {
-  return readList(d, () => ({ id: toHex(decoding.readUint8Array(d, 16)), update: decoding.readVarUint8Array(d).slice() }));
+  return readList(d, MAX_DOCS_PER_MESSAGE, () => ({ id: toHex(decoding.readUint8Array(d, 16)), update: decoding.readVarUint8Array(d).slice() }));
 }
 
-/** A count then that many items; a count larger than the bytes left is refused before anything is allocated. */
-function readList<T>(d: decoding.Decoder, read: () => T): T[] {
+/** A count then that many items; a count over `max` or larger than the bytes left is refused before anything is read. */
+function readList<T>(d: decoding.Decoder, max: number, read: () => T): T[] {
   const count = decoding.readVarUint(d);
+  if (count > max) throw new Error(`a list of ${count} items, over ${max}`);
   if (count > d.arr.length - d.pos) throw new Error('list longer than its frame');
   const items: T[] = [];
   for (let i = 0; i < count; i += 1) items.push(read());

@@ -50,8 +50,8 @@ export interface FrameStreamHooks {
 
 export class IrohFrameStream implements FrameStream {
   private failure: Error | null = null;
-  private readonly aborted: Promise<never>;
-  private abortWith: (error: Error) => void = () => undefined;
+  /** Rejecters of the guarded steps still pending: a failure rejects them all. */
+  private readonly guarded = new Set<(error: Error) => void>();
   private reading = false;
   private remoteFinished = false;
   private localFinished = false;
@@ -68,12 +68,7 @@ export class IrohFrameStream implements FrameStream {
     private readonly recv: Iroh.RecvStream,
     private readonly reader: FrameReader,
     private readonly hooks: FrameStreamHooks,
-  ) {
-    this.aborted = new Promise<never>((_, reject) => {
-      this.abortWith = reject;
-    });
-    this.aborted.catch(() => undefined);
-  }
+  ) {}
 
   read(): Promise<Uint8Array | null> {
     if (this.failure) return Promise.reject(this.failure);
@@ -184,9 +179,27 @@ export class IrohFrameStream implements FrameStream {
     }
   }
 
-  /** `step`, unless the stream fails first. */
+  /**
+   * `step`, unless the stream fails first. Not `Promise.race` with one
+   * promise of the stream's failure: every race leaves a reaction on that
+   * promise, holding its step's result (a read chunk: 8 bytes of heap per
+   * byte) until the stream ends, so a long session kept all it received.
+   */
   private guard<T>(step: Promise<T>): Promise<T> {
-    return Promise.race([step, this.aborted]);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.guarded.add(reject);
+      step.then(
+        (value) => {
+          this.guarded.delete(reject);
+          resolve(value);
+        },
+        (error: Error) => {
+          this.guarded.delete(reject);
+          reject(error);
+        },
+      );
+    });
   }
 
   private throwIfFailed(): void {
@@ -197,7 +210,8 @@ export class IrohFrameStream implements FrameStream {
   private fail(error: Error, tellPeer: boolean, code: bigint = STREAM_ABANDONED): Error {
     if (this.failure) return this.failure;
     this.failure = error;
-    this.abortWith(error);
+    for (const reject of this.guarded) reject(error);
+    this.guarded.clear();
     if (tellPeer) {
       // iroh runs these after any write or read still pending on the same half.
       this.send.reset(code).catch(() => undefined);
