@@ -9,7 +9,7 @@ jest.setTimeout(240_000);
 
 describe('kill -9 of either syncing peer (small)', () => {
   it('during the initial sync: every file arrives whole on both sides, nothing temporary or staged is left', async () => {
-    const report = await killsDuringInitialSync(1, 3, 7, { notes: 60, attachments: [2 * 1024 * 1024, 100_000] });
+    const report = await killsDuringInitialSync(1, 3, 7, { notes: 200, attachments: [8 * 1024 * 1024, 100_000] });
     expect(report.killsMidSync).toBeGreaterThanOrEqual(1);
     expect(report.wrong).toEqual([]);
     expect(report.leftovers).toEqual([]);
