@@ -49,6 +49,10 @@ export interface FullDiskReport {
   secondsToResume: number;
 }
 
+/** Partial-file watchers of one check, stopped in its `finally` too: a check that fails midway must not leave one polling. */
+type Watch = ReturnType<typeof watchForPartial>;
+const stopAll = (watches: Watch[]): Promise<unknown> => Promise.all(watches.map((w) => w.stop()));
+
 function mountTmpfs(at: string, size: string): string | null {
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', at], { encoding: 'utf8' });
   return mounted.status === 0 ? null : `mount -t tmpfs failed (${mounted.stderr.trim() || `exit ${mounted.status}`}): needs root or CAP_SYS_ADMIN`;
@@ -68,6 +72,7 @@ export async function fullDisk(): Promise<FullDiskReport> {
     return { ...report, skipped: failed };
   }
   const peers = new Peers();
+  const watches: Watch[] = [];
   try {
     const a = peers.make('Full-A');
     const b = peers.make('Full-B');
@@ -79,6 +84,7 @@ export async function fullDisk(): Promise<FullDiskReport> {
     await b.startSyncing({ vault: mountPoint });
     const bVault = new VaultDir(mountPoint);
     const watch = watchForPartial(bVault, bigPath, large);
+    watches.push(watch);
     await eventually(async () => b.lines(/disk is full/).length > 0 || undefined, 90_000, 'run to say the disk is full');
     report.runSaid = [...new Set(b.lines(/disk is full/))].slice(0, 3);
     report.statusSaid = (await cliAsync(b.dir, ['status'])).stdout.trim();
@@ -96,6 +102,7 @@ export async function fullDisk(): Promise<FullDiskReport> {
     if (remounted.status !== 0) throw new Error(`remount failed: ${remounted.stderr}`);
     const t0 = performance.now();
     const after = watchForPartial(bVault, bigPath, large);
+    watches.push(after);
     await eventually(async () => (await bVault.bytes(bigPath))?.length === large || undefined, 120_000, 'the large file once space returned');
     report.secondsToResume = Math.round((performance.now() - t0) / 100) / 10;
     report.partial.push(...(await after.stop()).partial);
@@ -107,6 +114,7 @@ export async function fullDisk(): Promise<FullDiskReport> {
     report.leftovers = await leftovers(bVault);
     report.resumed = report.wrong.length === 0;
   } finally {
+    await stopAll(watches);
     await peers.disposeAll();
     spawnSync('umount', ['-l', mountPoint]);
     rmSync(mountPoint, { recursive: true, force: true });
@@ -125,6 +133,7 @@ export interface ChangedReport {
 
 export async function changedDuringTransfer(size = 20 * 1024 * 1024): Promise<ChangedReport> {
   const peers = new Peers();
+  const watches: Watch[] = [];
   try {
     const a = peers.make('Changed-A');
     const b = peers.make('Changed-B');
@@ -137,6 +146,7 @@ export async function changedDuringTransfer(size = 20 * 1024 * 1024): Promise<Ch
     const theirs = randomBytes(size);
     const local = randomBytes(2 * 1024 * 1024 + 17);
     const watchB = watchForPartial(b.vault, 'media/clip.bin', size);
+    watches.push(watchB);
     await a.vault.write('media/clip.bin', theirs);
     await transferUnderWay(b, 1024 * 1024, 'the transfer to B');
     await mkdir(b.vault.at('media'), { recursive: true });
@@ -157,6 +167,7 @@ export async function changedDuringTransfer(size = 20 * 1024 * 1024): Promise<Ch
     // The sending side: A's file is rewritten in place, a megabyte in the middle, while B fetches it.
     const first = randomBytes(size);
     const watchSend = watchForPartial(b.vault, 'media/send.bin', size);
+    watches.push(watchSend);
     await a.vault.write('media/send.bin', first);
     await transferUnderWay(b, 1024 * 1024, 'the second transfer to B');
     const patch = randomBytes(1024 * 1024);
@@ -175,6 +186,7 @@ export async function changedDuringTransfer(size = 20 * 1024 * 1024): Promise<Ch
     };
     return { receiving, sending };
   } finally {
+    await stopAll(watches);
     await peers.disposeAll();
   }
 }
