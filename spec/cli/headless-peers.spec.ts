@@ -95,7 +95,7 @@ describe('headless peers over loopback', () => {
       return /Removed by the other device/.test(seen?.lastError ?? '') ? seen : undefined;
     }, 10_000, 'desktop to be told it was removed');
     expect(told.status).toBe('disconnected');
-    await eventually(async () => desktop.output.some((line) => / removed this device$/.test(line)), 5_000, 'the removal notice');
+    await eventually(async () => desktop.output.some((line) => / removed this device$/.test(line)), 15_000, 'the removal notice');
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect((await desktop.statusOf(laptop))?.status).toBe('disconnected');
     expect((await laptop.list()).self.connections).toBe(0);
