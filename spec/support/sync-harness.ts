@@ -135,3 +135,34 @@ export async function converged(devices: readonly Device[], what = 'devices to c
   );
   return tree;
 }
+
+/**
+ * Devices and links of one spec file, closed after each spec: `start` opens a
+ * device, `link` connects two; `devices` is the list closed afterwards (a spec
+ * that closes or replaces a device itself edits it).
+ */
+export function deviceFleet(): {
+  devices: Device[];
+  start(name: string, files?: Record<string, string | Uint8Array>, options?: DeviceOptions): Promise<Device>;
+  link(a: Device, b: Device, options?: Parameters<typeof connect>[2]): Connection;
+} {
+  const devices: Device[] = [];
+  const links: Connection[] = [];
+  afterEach(async () => {
+    for (const c of links.splice(0)) c.disconnect();
+    for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
+  });
+  return {
+    devices,
+    async start(name, files = {}, options = {}) {
+      const d = await Device.start(name, files, options);
+      devices.push(d);
+      return d;
+    },
+    link(a, b, options) {
+      const c = connect(a, b, options);
+      links.push(c);
+      return c;
+    },
+  };
+}

@@ -5,24 +5,9 @@ import type { FileChange, FileStat, StoreBatch } from '../../src/sync/ports';
 import { MemorySyncStore } from '../support/memory-store';
 import { memoryLink, type MemoryLink } from '../support/memory-connection';
 import { MemoryVault } from '../support/memory-vault';
-import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
+import { Device, bothFinished, deviceFleet, connect, converged, waitFor, type Connection } from '../support/sync-harness';
 
-const devices: Device[] = [];
-const links: Connection[] = [];
-async function start(name: string, files: Record<string, string | Uint8Array> = {}, options = {}): Promise<Device> {
-  const d = await Device.start(name, files, options);
-  devices.push(d);
-  return d;
-}
-function link(a: Device, b: Device, options = {}): Connection {
-  const c = connect(a, b, options);
-  links.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of links.splice(0)) c.disconnect();
-  for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
-});
+const { devices, start, link } = deviceFleet();
 const big = (size: number, seed = 1): Uint8Array => new Uint8Array(size).map((_, i) => (i * 131 + seed) % 251);
 
 describe('the engine, live', () => {
@@ -378,7 +363,7 @@ describe('what people see', () => {
   it("counts an incoming attachment's size in the bytes to receive before its bytes arrive, and its file as done once it is in place", async () => {
     const a = await start('a', { 'talk.mp4': big(1_500_000) });
     // Progress every 10 ms over a link with some latency: several reports while the bytes come in.
-    const b = await start('b', {}, { progressMs: 10 });
+    const b = await start('b', {}, { engine: { progressMs: 10 } });
     const c = link(a, b, { latencyMs: 20 });
     await waitFor(() => bothFinished(c), 'the catch-up');
     type Progress = { files: { done: number; total: number }; bytes: { done: number; total: number } };

@@ -2,7 +2,7 @@ import { Observable, Subject, filter, firstValueFrom, merge, skipWhile } from 'r
 import type { FileChange } from '../../src/sync/ports';
 import { MemoryVault } from '../support/memory-vault';
 import { SYNC_PROTOCOL, decodeMessage } from '../../src/sync/wire';
-import { Device, bothFinished, connect, converged, waitFor, type Connection } from '../support/sync-harness';
+import { Device, bothFinished, deviceFleet, connect, converged, waitFor, type Connection } from '../support/sync-harness';
 
 /**
  * Files a device cannot sync as they are (a note grown past the limit, a note
@@ -10,22 +10,7 @@ import { Device, bothFinished, connect, converged, waitFor, type Connection } fr
  * on disk, and never a reason to stop syncing everything else.
  */
 
-const devices: Device[] = [];
-const links: Connection[] = [];
-async function start(name: string, files: Record<string, string | Uint8Array> = {}): Promise<Device> {
-  const d = await Device.start(name, files);
-  devices.push(d);
-  return d;
-}
-function link(a: Device, b: Device, options = {}): Connection {
-  const c = connect(a, b, options);
-  links.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of links.splice(0)) c.disconnect();
-  for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
-});
+const { devices, start, link } = deviceFleet();
 
 const notSyncedPaths = (d: Device): Promise<string[]> => firstValueFrom(d.engine.notSynced$).then((m) => [...m.keys()]);
 

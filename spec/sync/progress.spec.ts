@@ -3,26 +3,11 @@ import { chunkHashesOf, contentHash } from '../../src/sync/hash';
 import type { Entry } from '../../src/sync/records-codec';
 import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type SyncMessage } from '../../src/sync/wire';
 import { memoryLink } from '../support/memory-connection';
-import { Device, bothFinished, connect, converged, nodeIdOf, nodeSha256, waitFor, type Connection } from '../support/sync-harness';
+import { Device, bothFinished, deviceFleet, connect, converged, nodeIdOf, nodeSha256, waitFor, type Connection } from '../support/sync-harness';
 
 /** What a person reads while a sync runs: progress in files and bytes, and `finished` only when it is true. */
 
-const devices: Device[] = [];
-const links: Connection[] = [];
-async function start(name: string, files: Record<string, string | Uint8Array> = {}): Promise<Device> {
-  const d = await Device.start(name, files);
-  devices.push(d);
-  return d;
-}
-function link(a: Device, b: Device, options = {}): Connection {
-  const c = connect(a, b, options);
-  links.push(c);
-  return c;
-}
-afterEach(async () => {
-  for (const c of links.splice(0)) c.disconnect();
-  for (const d of devices.splice(0)) await d.engine.close().catch(() => undefined);
-});
+const { start, link } = deviceFleet();
 
 const lastProgress = (events: readonly SyncEvent[]): SyncEvent | undefined => events.filter((e) => e.type === 'progress').at(-1);
 
