@@ -279,6 +279,17 @@ describe('PeerManager', () => {
       expect(other.events).toContainEqual({ type: 'removed-by-peer', nodeId: 'b' });
       await other.manager.destroy();
     });
+
+    it('a redial refused because the other device removed us is reported as a removal, once', async () => {
+      const other = await open(MemoryStorage.with({ peers: [storedPeer('b')] }));
+      other.transport.dialer = () => throwError(() => new PeerRefusedError(REASON_REMOVED_BY_PEER));
+      await other.manager.connectToPeer('b').catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(other.transport.dialled).toEqual(['fake:b']);
+      expect(other.manager.getPeerStates()[0]).toMatchObject({ status: 'disconnected', lastError: REASON_REMOVED_BY_PEER });
+      expect(other.events.filter((event) => event.type === 'removed-by-peer')).toEqual([{ type: 'removed-by-peer', nodeId: 'b' }]);
+      await other.manager.destroy();
+    });
   });
 
   describe('onPeerStateChange', () => {

@@ -298,7 +298,10 @@ export class PeerManager {
   private notify(nodeId: string, notice: LinkNotice): void {
     if (notice.type === 'sync') this.events.next({ type: 'sync', nodeId, event: notice.event });
     else if (notice.type === 'gave-up') this.events.next({ type: 'gave-up', nodeId, reason: notice.reason });
-    else if (notice.reason === REASON_REMOVED_BY_PEER) this.events.next({ type: 'removed-by-peer', nodeId });
+    // The removal is heard either as the live connection's close or, when that
+    // connection had just been replaced (both sides dialled at once), as the
+    // refusal of the redial: both end the link, so this is said once.
+    if (notice.type !== 'sync' && notice.reason === REASON_REMOVED_BY_PEER) this.events.next({ type: 'removed-by-peer', nodeId });
   }
 
   private pairingHost(): PairingHost {
