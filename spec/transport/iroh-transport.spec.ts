@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import * as iroh from '@number0/iroh/index.js';
 import { Subscription, firstValueFrom, tap, toArray } from 'rxjs';
 import { InvalidTicketError, PeerRefusedError } from '../../src/core/errors';
-import { REASON_BUSY, REASON_NOT_PAIRED, REASON_SHUTTING_DOWN, REFUSED_UNKNOWN_INVITE } from '../../src/core/messages';
+import { REASON_BUSY, REASON_NOT_PAIRED, REASON_REMOVED_BY_PEER, REASON_SHUTTING_DOWN, REFUSED_UNKNOWN_INVITE } from '../../src/core/messages';
 import type { PeerConnection } from '../../src/core/ports';
 import { FrameDecoder, PROTOCOL_VERSION } from '../../src/transport/control-protocol';
 import { RelayPolicy, dialAddress } from '../../src/transport/tickets';
 import type { ConnectionDiagnostics } from '../../src/transport/diagnostics';
+import { lostConnectionText } from '../../src/transport/iroh-errors';
 import {
   IrohTransport,
   closeReasonText,
@@ -428,6 +429,21 @@ describe('tickets', () => {
       'ConnectError::Connecting',
     );
     expect(closeReasonText('closed by peer: bye now (code 7)')).toBe('bye now');
+  });
+
+  it.each([
+    ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 4, reason: b"\\x1b[31mgone" }))', REASON_REMOVED_BY_PEER],
+    ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 3, reason: b"" }))', 'The other device refused the connection.'],
+    ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 0, reason: b"bye" }))', 'The other device closed the connection.'],
+    ['ConnectionLost(TimedOut)', 'The other device stopped answering.'],
+    ['ConnectionLost(LocallyClosed)', 'The connection was closed on this device.'],
+    ['ConnectionLost(Reset)', 'The connection to the other device was lost.'],
+  ])('words a lost connection for a person, without iroh debug text: %s', (raw, sentence) => {
+    expect(lostConnectionText(raw)).toBe(sentence);
+  });
+
+  it('leaves other stream errors to the caller', () => {
+    expect(lostConnectionText('Stopped(7)')).toBeNull();
   });
 
   it('dials a stored ticket without a relay this device does not use', async () => {

@@ -14,7 +14,7 @@ import type * as Iroh from '@number0/iroh/index.js';
 import { MAX_STREAM_FRAME_BYTES, type FrameStream } from '../core/ports';
 import { VaultPeersError } from '../core/errors';
 import { FrameReader, FrameTooLargeError, fromBindingBytes, lengthPrefixed, toBindingBytes } from './framing';
-import { irohErrorMessage } from './iroh-errors';
+import { irohErrorMessage, lostConnectionText } from './iroh-errors';
 
 /** Reset and stop codes on sub-protocol streams. */
 export const STREAM_ABANDONED = 0n;
@@ -38,7 +38,7 @@ function remoteEndError(error: unknown, protocol: string): StreamError {
   if (code === String(STREAM_PROTOCOL_ERROR)) return new StreamError(`The other device broke off the "${protocol}" stream: it received a frame it could not accept.`);
   if (code === String(STREAM_DECLINED)) return new StreamError(`The other device does not take "${protocol}" streams now.`);
   if (code !== undefined) return new StreamError(`The other device abandoned the "${protocol}" stream.`);
-  return new StreamError(`The "${protocol}" stream broke: ${message}`);
+  return new StreamError(`The "${protocol}" stream broke: ${lostConnectionText(message) ?? message}`);
 }
 
 export interface FrameStreamHooks {

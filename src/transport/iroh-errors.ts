@@ -44,6 +44,25 @@ export function parseClose(reason: string): { text: string; code: bigint | null 
   return { text: match[1]?.trim() || 'The other device closed the connection.', code };
 }
 
+/**
+ * A stream that failed because its connection went away, as a sentence:
+ * iroh reports it in Rust's debug form, e.g.
+ * `ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 4, reason: b"..." }))`.
+ * Null when the message is not about a lost connection.
+ */
+export function lostConnectionText(message: string): string | null {
+  if (!/\bConnectionLost\b|\bApplicationClosed\b|\bConnectionClosed\b|\bLocallyClosed\b|\bTimedOut\b/.test(message)) return null;
+  const code = /error_code:\s*(\d+)/.exec(message)?.[1];
+  if (/\bApplicationClosed\b/.test(message)) {
+    if (code !== undefined && BigInt(code) === CLOSE_REMOVED) return REASON_REMOVED_BY_PEER;
+    if (code !== undefined && BigInt(code) === CLOSE_REFUSED) return 'The other device refused the connection.';
+    return 'The other device closed the connection.';
+  }
+  if (/\bLocallyClosed\b/.test(message)) return 'The connection was closed on this device.';
+  if (/\bTimedOut\b/.test(message)) return 'The other device stopped answering.';
+  return 'The connection to the other device was lost.';
+}
+
 /** A failed dial, worded for the person who asked for it. */
 export function dialError(error: unknown): VaultPeersError {
   // The cause is in the "Caused by:" lines, before the backtrace.
