@@ -68,15 +68,12 @@ describe('run: lines about syncing', () => {
     sync({ type: 'merged', path: HOSTILE });
     sync({ type: 'conflict', path: 'img/a.png', copy: `img/a.sync-conflict-20261125-101010-ABCDEFG.png` });
     activity$.next(entry('merged', 'Daily/today.md', 'Merged concurrent edits in Daily/today.md'));
-    activity$.next(entry('error', null, `Could not write "${HOSTILE}": the disk is full.`));
     activity$.next({ ...entry('merged', 'x.md', 'from a peer: printed from the manager instead'), peer: DESKTOP });
     expect(texts(lines)).toEqual([
       'merged concurrent edits from Desk [2Jtop (dededede) in "evil ]0;pwned gnp.exe.md"',
       '"img/a.png" changed on both sides: the other version is kept as "img/a.sync-conflict-20261125-101010-ABCDEFG.png" (vault-peers conflicts)',
       'merged the edit of "Daily/today.md" on this disk with changes from other devices',
-      'sync problem: Could not write "evil ]0;pwned gnp.exe.md": the disk is full.',
     ]);
-    expect(lines[3]!.problem).toBe(true);
     for (const line of lines) expect(line.text).not.toMatch(/[\u0000-\u001f\u202e]/u);
     subscription.unsubscribe();
   });
@@ -92,6 +89,25 @@ describe('run: lines about syncing', () => {
       expectObservable(lines$, '^ 5s !').toBe('1s x 2200ms y', {
         x: 'not synced: "CON.md", "aux.txt", "NUL" (vault-peers status says why)',
         y: 'Not synced: "PRN.md": it uses a name Windows reserves.',
+      });
+      return () => live.unsubscribe();
+    });
+  });
+});
+
+describe('run: problems', () => {
+  it('are gathered for a second into one line, made safe; the same problem on a retry is not repeated within a minute (marbles)', () => {
+    newTestScheduler().run(({ cold, expectObservable }) => {
+      const { manager } = fakes();
+      const full = (path: string) => entry('error', null, `Could not write "${path}" in /v: the disk is full.`);
+      // Round 1: three files fail within 200 ms. Round 2 (a retry 5 s later): the same problem, other order. At 70 s: again. Then another problem.
+      const activity$ = cold<ActivityEntry>('a 99ms b 99ms c 5s b 99ms a 65s c 10s d', { a: full(HOSTILE), b: full('b.md'), c: full('c.md'), d: entry('error', null, 'Could not read "x.md": permission denied.') });
+      const lines$ = new Subject<SyncLine>();
+      const live = watchSync(manager, activity$, (line) => lines$.next(line));
+      expectObservable(lines$, '^ 90s !').toBe('1s x 70301ms y 10s z', {
+        x: { text: 'sync problem: Could not write "evil ]0;pwned gnp.exe.md" in /v: the disk is full. (and 2 more; vault-peers status shows the last)', problem: true },
+        y: { text: 'sync problem: Could not write "c.md" in /v: the disk is full.', problem: true },
+        z: { text: 'sync problem: Could not read "x.md": permission denied.', problem: true },
       });
       return () => live.unsubscribe();
     });

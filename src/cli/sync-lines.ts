@@ -2,7 +2,8 @@
  * What `run` prints about syncing: one line when a sync with a device ends
  * (its catch-up on each connection, and each later burst of changes that
  * moved something), one per merge and per conflict
- * copy, the files that are not synced gathered into one line, and problems.
+ * copy, the files that are not synced gathered into one line, and problems
+ * gathered likewise (a retry's same problem at most once a minute).
  * Never a line per file synced. Paths come from other devices: every one
  * passes through safeRemoteText before it is printed.
  */
@@ -15,8 +16,10 @@ import { clock, count, shownDevice, shownReason, sizeText } from './terminal';
 
 /** Longest path shown in a line; a longer one is cut (a hostile name cannot fill the terminal). */
 const MAX_SHOWN_PATH = 200;
-/** How long not-synced files gather before their one line. */
-const NOT_SYNCED_GATHER_MS = 1_000;
+/** How long not-synced files (or problems) gather before their one line. */
+const GATHER_MS = 1_000;
+/** The same problem again (a retry) is printed at most once in this long. */
+const PROBLEM_REPEAT_MS = 60_000;
 /** Names listed in that line; the rest are counted. */
 const NOT_SYNCED_NAMED = 3;
 
@@ -88,27 +91,40 @@ export function watchSync(
     local.subscribe((entry) => {
       if (entry.kind === 'merged' && entry.path !== null) print({ text: `${clock()} merged the edit of ${shownPath(entry.path)} on this disk with changes from other devices` });
       if (entry.kind === 'conflict') print({ text: `${clock()} ${shownReason(entry.message)} (vault-peers conflicts)` });
-      if (entry.kind === 'error') print({ text: `sync problem: ${shownReason(entry.message)}`, problem: true });
     }),
   );
-  // Gathered for a second from the first one (a scan can find many at once), then one line; no timer runs meanwhile.
-  const notSynced = local.pipe(
-    filter((entry) => entry.kind === 'not-synced' && entry.path !== null),
-    share(),
+  // A full disk fails every file, and again on every retry: gathered like the
+  // files not synced, and the same first problem is not repeated within a minute.
+  let lastProblem: { kind: string; at: number } | null = null;
+  subscription.add(
+    gathered(local.pipe(filter((entry) => entry.kind === 'error')), scheduler).subscribe((entries) => {
+      const first = entries[0]!.message;
+      // The same problem names another file on the next round: compared without the names.
+      const kind = first.replace(/"[^"]*"/gu, '""');
+      const now = scheduler.now();
+      if (lastProblem?.kind === kind && now - lastProblem.at < PROBLEM_REPEAT_MS) return;
+      lastProblem = { kind, at: now };
+      const more = entries.length - 1;
+      print({ text: `sync problem: ${shownReason(first)}${more > 0 ? ` (and ${more} more; vault-peers status shows the last)` : ''}`, problem: true });
+    }),
   );
   subscription.add(
-    notSynced
-      .pipe(buffer(notSynced.pipe(throttleTime(NOT_SYNCED_GATHER_MS, scheduler, { leading: false, trailing: true }))))
-      .subscribe((entries) => {
-        // One file: the engine's sentence says which and why. More: their names, and where to read why.
-        if (entries.length === 1) {
-          print({ text: `${clock()} ${shownReason(entries[0]!.message)}` });
-          return;
-        }
-        const named = entries.slice(0, NOT_SYNCED_NAMED).map((e) => shownPath(e.path!));
-        const more = entries.length - named.length;
-        print({ text: `${clock()} not synced: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''} (vault-peers status says why)` });
-      }),
+    gathered(local.pipe(filter((entry) => entry.kind === 'not-synced' && entry.path !== null)), scheduler).subscribe((entries) => {
+      // One file: the engine's sentence says which and why. More: their names, and where to read why.
+      if (entries.length === 1) {
+        print({ text: `${clock()} ${shownReason(entries[0]!.message)}` });
+        return;
+      }
+      const named = entries.slice(0, NOT_SYNCED_NAMED).map((e) => shownPath(e.path!));
+      const more = entries.length - named.length;
+      print({ text: `${clock()} not synced: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''} (vault-peers status says why)` });
+    }),
   );
   return subscription;
+}
+
+/** Entries gathered for a second from the first one (a scan can find many at once), then one batch; no timer runs meanwhile. */
+function gathered(entries$: Observable<ActivityEntry>, scheduler: SchedulerLike): Observable<ActivityEntry[]> {
+  const shared = entries$.pipe(share());
+  return shared.pipe(buffer(shared.pipe(throttleTime(GATHER_MS, scheduler, { leading: false, trailing: true }))));
 }
