@@ -94,7 +94,7 @@ export async function checkLines(peer: SyncedPeer, writers: readonly Writer[], p
       const seen = counts.get(line) ?? [];
       const total = seen.reduce((n, s) => n + s.times, 0);
       if (total === 0) lost.push(`${path}: ${line.split(' ')[0]} (written at ${Math.round(writer.at.get(line) ?? 0)} ms)`);
-      else if (total > 1 || seen[0]!.path !== path) duplicated.push(`${line.split(' ')[0]} ${total}x in ${seen.map((s) => s.path).join(', ')}`);
+      else if (total > 1 || seen[0]!.path !== path) duplicated.push(`${line.split(' ')[0]} ${total}x in ${seen.map((s) => s.path).join(', ')} (written at ${Math.round(writer.at.get(line) ?? 0)} ms)`);
     }
   }
   for (const line of counts.keys()) if (!writers.some((w) => w.written.has(line))) foreign.push(`unwritten line ${line.split(' ')[0]}`);

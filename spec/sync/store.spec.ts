@@ -65,6 +65,32 @@ describe('the sync store under the engine', () => {
     expect(b.engine.records().map((r) => r.path)).toEqual(['only-on-b.md']);
   });
 
+  it('killed after writing a merged note and before recording it, while another program appends to that note: each line once', async () => {
+    const a = await start('a', { 'n.md': '# n\nA1\n' });
+    const b = await start('b');
+    const first = connect(a, b);
+    links.push(first);
+    await converged([a, b]);
+    // The moment after b wrote a's new line to its disk, before its store recorded that write.
+    let crash: { store: MemorySyncStore; vault: ReturnType<typeof b.vault.clone> } | null = null;
+    b.vault.afterEngineWrite = (path) => {
+      if (path === 'n.md' && crash === null) crash = { store: b.store.snapshot(), vault: b.vault.clone() };
+    };
+    a.vault.put('n.md', '# n\nA1\nA2\n');
+    await waitFor(() => crash !== null, "b to write a's line");
+    first.disconnect();
+    const { store, vault } = crash!;
+    // While b is down, a program on b appends a line.
+    vault.put('n.md', `${vault.text('n.md')}B1\n`);
+    const revived = new Device('b', {}, vault);
+    revived.store = store;
+    await revived.open();
+    devices.push(revived);
+    links.push(connect(a, revived));
+    const tree = await converged([a, revived]);
+    expect(tree['n.md']).toBe('# n\nA1\nA2\nB1\n');
+  });
+
   it('after a kill -9 at any commit or disk write, the device reopens and converges with no lost or duplicated edit', async () => {
     const files: Record<string, string | Uint8Array> = { 'big.png': new Uint8Array(1_200_000).map((_, i) => (i * 31) % 251) };
     for (let i = 0; i < 8; i += 1) files[`n${i}.md`] = `note ${i}\nMARK${i}\n`;

@@ -44,6 +44,13 @@ describe('three-way merge of a note (base, disk, document)', () => {
     ['the same edit on both', 'a\n', 'a b\n', 'a b\n', 'a b\n', false],
     ['the same characters changed: both kept, document first', 'aaa bbb ccc\n', 'aaa XXX ccc\n', 'aaa YYY ccc\n', 'aaa YYYXXX ccc\n', true],
     ['disk deleted a line the document edited: the edit is kept', 'a\nb\nc\n', 'a\nc\n', 'a\nb!\nc\n', 'a\nb!\nc\n', true],
+    // A device killed between writing a merged note and recording it: the disk holds the document's new lines, plus a line appended meanwhile.
+    ['lines the disk already has from the document, plus one appended: each once', '# t\nA1\n', '# t\nA1\nB1\nA2\nA3\n', '# t\nA1\nB1\nA2\n', '# t\nA1\nB1\nA2\nA3\n', false],
+    ['the same, and the document moved on too', '# t\nA1\n', '# t\nA1\nB1\nA3\n', '# t\nA1\nB1\nB2\n', '# t\nA1\nB1\nB2\nA3\n', false],
+    ['a line both inserted in one place, before different ones: kept once', 'x\n', 'x\nsame\nD\n', 'x\nsame\nH\n', 'x\nsame\nH\nD\n', false],
+    ['different lines that end alike, inserted in one place: the common end once', 'x\n', 'x\nD\nend\n', 'x\nH\nend\n', 'x\nH\nD\nend\n', false],
+    ['two different insertions sharing only characters of a line stay two', 'x\n', 'x\nabc D\n', 'x\nabc H\n', 'x\nabc H\nabc D\n', false],
+    ['emoji that share a surrogate are not cut', 'x', 'x😁', 'x😀', 'x😀😁', false],
   ])('%s', (_name, base, disk, head, merged, overlapped) => {
     expect(mergeThreeWay(base, disk, head)).toEqual({ text: merged, overlapped });
   });

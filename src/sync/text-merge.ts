@@ -60,7 +60,7 @@ export function mergeCharacters(base: string, disk: string, head: string): Merge
     let end = tagged[i]!.hunk.end;
     const start = tagged[i]!.hunk.start;
     i += 1;
-    while (i < tagged.length && overlaps(start, end, tagged[i]!.hunk)) {
+    while (i < tagged.length && overlaps(start, end, tagged[i]!.hunk, cluster)) {
       cluster.push(tagged[i]!);
       end = Math.max(end, tagged[i]!.hunk.end);
       i += 1;
@@ -77,18 +77,46 @@ export function mergeCharacters(base: string, disk: string, head: string): Merge
     } else {
       const fromHead = versionOf(0);
       const fromDisk = versionOf(1);
-      if (fromHead !== fromDisk) overlapped = true;
-      merged.push({ start, end, insert: fromHead === fromDisk ? fromHead : fromHead + fromDisk });
+      if (fromHead !== fromDisk && end > start) overlapped = true;
+      merged.push({ start, end, insert: bothVersions(fromHead, fromDisk) });
     }
   }
   return { text: applyHunks(base, merged), overlapped };
 }
 
 /**
- * Whether a hunk shares a character with the span [start, end). Hunks that
- * only touch (an insert where the other side's change starts or ends, or two
- * inserts at one point) stay apart: applied in order, both take effect.
+ * Whether a hunk belongs to the cluster spanning [start, end): it shares a
+ * character with it, or both are inserts at one point from the two sides
+ * (compared, so lines both inserted are kept once). Other hunks that only
+ * touch (an insert where the other side's change starts or ends) stay apart:
+ * applied in order, both take effect.
  */
-function overlaps(_start: number, end: number, hunk: Hunk): boolean {
-  return hunk.start < end;
+function overlaps(start: number, end: number, hunk: Hunk, cluster: readonly { hunk: Hunk }[]): boolean {
+  if (hunk.start < end) return true;
+  const pureInsert = (h: Hunk): boolean => h.start === h.end;
+  return end === start && pureInsert(hunk) && hunk.start === start && cluster.every((c) => pureInsert(c.hunk));
+}
+
+/**
+ * Both sides' versions of one span, head's first, with whole lines they
+ * begin or end with in common kept once. A device killed after writing a
+ * merged note and before recording it finds, on restart, lines on disk that
+ * its document already holds: they are the same lines, not new ones. Text
+ * within a line is never matched this way ("m2" and "m3" typed at one place
+ * stay two edits).
+ */
+export function bothVersions(head: string, disk: string): string {
+  if (head === disk) return head;
+  let common = 0;
+  while (common < head.length && common < disk.length && head[common] === disk[common]) common += 1;
+  const prefix = common === 0 ? 0 : head.lastIndexOf('\n', common - 1) + 1;
+  const headRest = head.slice(prefix);
+  const diskRest = disk.slice(prefix);
+  let same = 0;
+  while (same < headRest.length && same < diskRest.length && headRest[headRest.length - 1 - same] === diskRest[diskRest.length - 1 - same]) same += 1;
+  // The longest common end that starts a line in both (each rest starts a line).
+  const startsLine = (text: string, length: number): boolean => length === text.length || text[text.length - length - 1] === '\n';
+  let suffix = same;
+  while (suffix > 0 && !(startsLine(headRest, suffix) && startsLine(diskRest, suffix))) suffix -= 1;
+  return head.slice(0, prefix) + headRest.slice(0, headRest.length - suffix) + diskRest.slice(0, diskRest.length - suffix) + headRest.slice(headRest.length - suffix);
 }
