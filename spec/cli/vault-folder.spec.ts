@@ -1,9 +1,11 @@
-import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, writeSync } from 'node:fs';
 import { link, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { identityOf, replaceNoting, type Place } from '../../src/cli/vault-folder-cas';
 import { FolderError, VaultPathError, hostError } from '../../src/cli/vault-folder-errors';
+import { mergeLateWrite } from '../../src/cli/vault-folder-late';
 import { NodeVaultFiles } from '../../src/cli/vault-folder';
 import { contentHash } from '../../src/sync/hash';
 import type { FileChange } from '../../src/sync/ports';
@@ -241,6 +243,81 @@ describe('NodeVaultFiles on a real folder', () => {
       }
       await outsideUntouched();
     }, 120_000);
+  });
+
+  describe('another program writing as a note is replaced', () => {
+    it('an append that reaches the old file as the rename replaces it is returned whole', async () => {
+      await h.put('n.md', 'base\n');
+      await h.put('next.md', 'from the other device\n');
+      const path = join(h.root, 'n.md');
+      const folder = { self: h.root, child: (name: string) => join(h.root, name), sync: () => Promise.resolve(), close: () => Promise.resolve() };
+      const place: Place = { folder, name: 'n.md', display: 'n.md' };
+      const identity = identityOf(await lstat(path, { bigint: true }));
+      // The other program opened the note just before the rename and writes just after the check: into the replaced inode.
+      const raced = replaceNoting(place, identity, () => {
+        const writer = openSync(path, 'a');
+        renameSync(join(h.root, 'next.md'), path);
+        writeSync(writer, 'typed meanwhile\n');
+        closeSync(writer);
+      });
+      expect(raced.swapped).toBe(true);
+      expect(raced.late()).toEqual(Buffer.from('base\ntyped meanwhile\n'));
+      expect(await readFile(path, 'utf8')).toBe('from the other device\n');
+      await h.put('n2.md', 'base\n');
+      const quiet = replaceNoting({ ...place, name: 'n2.md' }, identityOf(await lstat(join(h.root, 'n2.md'), { bigint: true })), () => renameSync(path, join(h.root, 'n2.md')));
+      expect(quiet.swapped).toBe(true);
+      expect(quiet.late()).toBeNull();
+    });
+
+    it('a late write is merged into what the note holds now, three ways against the text it edited', async () => {
+      await h.put('n.md', 'base\nours\nlater\n');
+      const folder = { self: h.root, child: (name: string) => join(h.root, name), sync: () => Promise.resolve(), close: () => Promise.resolve() };
+      await mergeLateWrite({ folder, name: 'n.md', display: 'n.md' }, 'base\n', Buffer.from('base\ntheirs\n'), { works: true });
+      expect(await readFile(join(h.root, 'n.md'), 'utf8')).toBe('base\nours\nlater\ntheirs\n');
+    });
+
+    it('a process appending while its note is rewritten again and again loses no line (real process)', async () => {
+      await h.put('n.md', '');
+      const path = join(h.root, 'n.md');
+      // Another process appends a numbered line every third of a millisecond while this one rewrites the note with what it read plus a line.
+      const appender = new ChildScript(`
+        import { appendFileSync } from 'node:fs';
+        const [path] = process.argv.slice(2);
+        const pause = new Int32Array(new SharedArrayBuffer(4));
+        for (let i = 0; ; i += 1) {
+          appendFileSync(path, 'w' + i + '\\n');
+          if (i % 500 === 0) console.log('line ' + i);
+          Atomics.wait(pause, 0, 0, 0.3);
+        }
+      `);
+      const child = appender.start([path]);
+      const ours: string[] = [];
+      let changed = 0;
+      try {
+        await child.waitFor((lines) => lines.length > 0, 'the appender to start');
+        for (let i = 0; i < 300; i += 1) {
+          const seen = await readFile(path, 'utf8');
+          const line = `ours ${i}\n`;
+          if (await h.files.writeText('n.md', seen + line, { kind: 'text', text: seen })) ours.push(line);
+          else changed += 1;
+        }
+      } finally {
+        await child.kill();
+        appender.dispose();
+      }
+      const text = await readFile(path, 'utf8');
+      const numbers = text.split('\n').filter((l) => l.startsWith('w')).map((l) => Number(l.slice(1)));
+      // Every appended line up to the last one is there, once, in order.
+      expect(numbers).toEqual(numbers.map((_, i) => i));
+      for (const line of ours) expect(text.split(line).length - 1).toBe(1);
+      expect(changed).toBeGreaterThan(0);
+    }, 120_000);
+
+    it('a replace with nobody writing reports the write done', async () => {
+      await h.put('n.md', 'base\n');
+      expect(await h.files.writeText('n.md', 'next\n', { kind: 'text', text: 'base\n' })).toBe(true);
+      expect(await readFile(join(h.root, 'n.md'), 'utf8')).toBe('next\n');
+    });
   });
 
   describe('crash safety (real processes killed with SIGKILL)', () => {

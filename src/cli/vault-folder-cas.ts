@@ -1,6 +1,6 @@
 import type { BigIntStats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { link, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { hashFileInChunks } from '../sync/hash';
 import type { Expected } from '../sync/ports';
@@ -229,6 +229,73 @@ export function replaceIfUnchanged(target: Place, identity: Identity | null, rep
   if (!same) return false;
   replace();
   return true;
+}
+
+/**
+ * A replace that holds the replaced file open: `late()` says what reached it
+ * since the check (its whole content then), or null, and lets go of it.
+ */
+export interface Swapped {
+  readonly swapped: boolean;
+  readonly late: () => Buffer | null;
+}
+
+const NOT_SWAPPED: Swapped = { swapped: false, late: () => null };
+
+/**
+ * swapIn over an existing file, noticing a write that reached the old file
+ * after its last check: a program that opened it just before the rename
+ * writes into the replaced inode. The old file is held open across the
+ * rename and looked at again when `late()` is called (after the folder is
+ * synced, so a writer that was mid-call has finished); if its size or
+ * modification time moved, its content is returned for the caller to put
+ * back, so nothing written is lost. (Its change time moves anyway: the
+ * rename unlinks it.)
+ */
+export async function swapInNoting(source: Place, target: Place, identity: Identity | null, hardLinks: { works: boolean }): Promise<Swapped> {
+  if (identity === null) {
+    const swapped = await swapIn(source, target, null, hardLinks);
+    return { swapped, late: () => null };
+  }
+  const from = source.folder.child(source.name);
+  return replaceNoting(target, identity, () => renameSync(from, target.folder.child(target.name)));
+}
+
+/** replaceIfUnchanged, with the replaced file held open to see what reached it late (see swapInNoting). */
+export function replaceNoting(target: Place, identity: Identity, replace: () => void): Swapped {
+  let fd: number;
+  try {
+    fd = openSync(target.folder.child(target.name), READ_FLAGS);
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'ENXIO') return NOT_SWAPPED;
+    throw error;
+  }
+  let held: BigIntStats;
+  try {
+    held = fstatSync(fd, { bigint: true });
+    if (!sameFile(held, identity) || !replaceIfUnchanged(target, identity, replace)) {
+      closeSync(fd);
+      return NOT_SWAPPED;
+    }
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  let open = true;
+  return {
+    swapped: true,
+    late: () => {
+      if (!open) return null;
+      open = false;
+      try {
+        const after = fstatSync(fd, { bigint: true });
+        return after.size === held.size && after.mtimeNs === held.mtimeNs ? null : readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
 }
 
 /** Unlinks `target` if it still is the file `identity` names (see replaceIfUnchanged). */

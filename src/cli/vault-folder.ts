@@ -1,8 +1,9 @@
 import { lstat, rmdir, unlink } from 'node:fs/promises';
 import type { Observable } from 'rxjs';
 import type { Expected, FileChange, FileStat, ListOptions, VaultFiles, VaultPath } from '../sync/ports';
-import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapIn, unlinkIfUnchanged, writeTemp, type Place } from './vault-folder-cas';
+import { check, identityOf, lstatPlace, moveNoReplace, openRegular, readAt, swapInNoting, unlinkIfUnchanged, writeTemp, type Place, type Swapped } from './vault-folder-cas';
 import { VaultPathError, explained } from './vault-folder-errors';
+import { mergeLateWrite } from './vault-folder-late';
 import { listFiles, removeLeftovers } from './vault-folder-list';
 import { FolderWalker, vaultSegments } from './vault-folder-paths';
 import { FolderStaging } from './vault-folder-staging';
@@ -120,10 +121,13 @@ export class NodeVaultFiles implements VaultFiles {
           const first = await check(place, expected);
           if (!first.ok) return await this.undo(path, created, false);
           const temp = await writeTemp(place.folder, Buffer.from(text, 'utf8'), first.identity?.mode);
+          let late: Buffer | null = null;
+          let swapped: Swapped;
           try {
             // Writing and syncing took a while: check again, as late as possible.
             const again = await check(place, expected);
-            if (!again.ok || !(await swapIn(temp, place, again.identity, this.hardLinks))) {
+            swapped = again.ok ? await swapInNoting(temp, place, again.identity, this.hardLinks) : { swapped: false, late: () => null };
+            if (!swapped.swapped) {
               await unlink(place.folder.child(temp.name));
               return await this.undo(path, created, false);
             }
@@ -131,7 +135,12 @@ export class NodeVaultFiles implements VaultFiles {
             await unlink(place.folder.child(temp.name)).catch(() => undefined);
             throw error;
           }
-          await place.folder.sync();
+          await place.folder.sync().finally(() => (late = swapped.late()));
+          // Another program wrote to the note as it was replaced: its edit is merged back, and the engine reads it as an edit here.
+          if (late && expected.kind === 'text') {
+            await mergeLateWrite(place, expected.text, late, this.hardLinks);
+            return false;
+          }
           return true;
         } finally {
           await place.folder.close();
