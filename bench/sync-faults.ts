@@ -33,7 +33,7 @@ export async function syncFaults(full: boolean, log: (line: string) => void): Pr
   );
   check('sync: no handle or memory growth across the kills', grew.survivorFds <= ALLOWED_FD_GROWTH && grew.survivorRssMb <= ALLOWED_RSS_GROWTH_MB && grew.freshFds <= ALLOWED_FD_GROWTH, {
     ...grew,
-    survivors: live.survivors.map((s) => `${s.name} through ${s.kills} kills: ${s.first.fds}->${s.last.fds} fds, ${s.first.rssMb}->${s.last.rssMb} MB`),
+    survivors: live.survivors.map((s) => `${s.name} through ${s.kills} kills: ${s.first.fds}->${s.last.fds} fds, ${s.first.rssMb}->${s.mid.rssMb}->${s.last.rssMb} MB`),
     freshFirst: live.freshFirst,
     freshLast: live.freshLast,
   });
