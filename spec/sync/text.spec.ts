@@ -131,7 +131,11 @@ describe('a note as a Yjs document', () => {
     expect(applyRemoteUpdate(local, remoteEdit, null).changed).toBe(true);
     const ingested = ingestDiskText(local, base, 'alpha\nbeta DISK\ngamma\n');
     expect(ingested.text).toBe('alpha REMOTE\nbeta DISK\ngamma\n');
+    // Different lines, no characters in common: still a merge, and said so.
+    expect(ingested.merged).toBe(true);
     expect(noteText(local)).toBe(ingested.text);
+    // The next disk edit, with nothing remote pending, is a plain edit.
+    expect(ingestDiskText(local, ingested.text, `${ingested.text}more\n`).merged).toBe(false);
     Y.applyUpdate(remote, ingested.update!);
     expect(noteText(remote)).toBe(ingested.text);
   });

@@ -325,7 +325,7 @@ async function takeNote(folder: Folder, work: Work, record: FileRecord, text: st
     const ingested = ingestDiskText(note.doc, note.base, text);
     update = ingested.update;
     merged = ingested.text;
-    if (ingested.overlapped) folder.emit({ type: 'merged', path: record.path, peer: null });
+    if (ingested.merged) folder.emit({ type: 'merged', path: record.path, peer: null });
   }
   note.base = text;
   if (update) note.storedUpdates += 1;

@@ -81,8 +81,8 @@ export interface Ingested {
   readonly text: string;
   /** The update to store and send, or null if the document did not change. */
   readonly update: Uint8Array | null;
-  /** Disk and document changed the same characters (both kept). */
-  readonly overlapped: boolean;
+  /** The disk edit met remote changes not on disk yet: merged three ways. */
+  readonly merged: boolean;
 }
 
 /**
@@ -93,8 +93,8 @@ export interface Ingested {
  */
 export function ingestDiskText(doc: Y.Doc, base: string, disk: string): Ingested {
   const head = noteText(doc);
-  const merged = head === base ? { text: disk, overlapped: false } : mergeThreeWay(base, disk, head);
-  return { text: merged.text, update: editText(doc, merged.text), overlapped: merged.overlapped };
+  const text = head === base ? disk : mergeThreeWay(base, disk, head).text;
+  return { text, update: editText(doc, text), merged: head !== base && disk !== base && disk !== head };
 }
 
 /**
