@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Subject } from 'rxjs';
+import { NEVER, Subject } from 'rxjs';
 import { JsonFileStorage } from '../src/cli/json-file';
 import { NO_SYNC } from '../src/core/no-sync';
 import { PeerManager } from '../src/core/peer-manager';
@@ -16,7 +16,7 @@ import type { Peer } from '../src/core/model';
 import type { PeerConnection, Transport } from '../src/core/ports';
 import { ALPN, PROTOCOL_VERSION, encodeFrame } from '../src/transport/control-protocol';
 import { askRunningPeer, controlPath } from '../src/cli/control-socket';
-import { CLI, ChildPeer, hostProcess, localPeer, waitForNewProcess, waitForStatus } from './lib';
+import { CLI, ChildPeer, MemoryStore, hostProcess, localPeer, waitForNewProcess, waitForStatus } from './lib';
 import { strangerFlood } from './strangers';
 import { syncFaults } from './sync-faults';
 
@@ -364,7 +364,7 @@ export interface StormReport {
   cpuPercent: number;
 }
 
-/** Many known peers, all offline: dials stay within the limit and the process idles between attempts. */
+/** Many known peers, all offline, at start-up: redials stay within the limit and the process idles between attempts. */
 export async function reconnectStorm(peerCount: number, seconds: number): Promise<StormReport> {
   // Real, dead addresses: endpoints bound on loopback, then closed.
   const dead: string[] = [];
@@ -373,7 +373,14 @@ export async function reconnectStorm(peerCount: number, seconds: number): Promis
     for (const peer of batch) dead.push(await peer.transport.generateTicket());
     await Promise.all(batch.map((peer) => peer.close()));
   }
-  const target = await localPeer('Laptop');
+  // Known from an earlier run, so start-up redials them all (background dials): stored the way the
+  // manager stores peers, by adding them on a manager whose dials go nowhere.
+  const store = new MemoryStore();
+  const seeding = await localPeer('Laptop', { manager: { storage: store } });
+  (seeding.transport as { connect: Transport['connect'] }).connect = () => NEVER;
+  for (const [i, ticket] of dead.entries()) await seeding.manager.addPeer(ticket, `Offline ${i}`);
+  await seeding.close();
+  const target = await localPeer('Laptop', { manager: { storage: store } });
   let active = 0;
   let maxActive = 0;
   let started = 0;
@@ -390,7 +397,7 @@ export async function reconnectStorm(peerCount: number, seconds: number): Promis
       };
     });
   try {
-    for (const [i, ticket] of dead.entries()) await target.manager.addPeer(ticket, `Offline ${i}`);
+    await target.manager.connectAll();
     const cpuBefore = process.cpuUsage();
     const t0 = performance.now();
     await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
