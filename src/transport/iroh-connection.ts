@@ -3,7 +3,7 @@
  * (heartbeats, the welcome) and the sub-protocol streams beside it.
  */
 import type * as Iroh from '@number0/iroh/index.js';
-import { Observable, ReplaySubject, Subject, Subscription, timer } from 'rxjs';
+import { Observable, ReplaySubject, Subject, Subscription, asyncScheduler, timer } from 'rxjs';
 import { VaultPeersError } from '../core/errors';
 import { reasonStoppedAnswering } from '../core/messages';
 import type { CloseKind, ConnectionDirection, FrameStream, PeerConnection } from '../core/ports';
@@ -169,7 +169,7 @@ export class IrohPeerConnection implements PeerConnection {
     // Probes wait at least a few round trips: a slow link is not a dead one.
     const schedule = { ...this.setup.heartbeat, probeMs: Math.max(this.setup.heartbeat.probeMs, 3 * (this.raw.rtt() ?? 0)) };
     this.subscriptions.add(
-      this.heard.pipe(heartbeat(schedule)).subscribe((action) => {
+      this.heard.pipe(heartbeat(schedule, asyncScheduler, () => this.datagramsReceived())).subscribe((action) => {
         if (action.type === 'gone') {
           this.end(reasonStoppedAnswering(action.silentMs), CLOSE_NORMAL, true);
         } else {
@@ -178,6 +178,15 @@ export class IrohPeerConnection implements PeerConnection {
       }),
     );
     void this.acceptStreams();
+  }
+
+  /** Datagrams this connection received so far (0 once iroh can no longer say). */
+  private datagramsReceived(): number {
+    try {
+      return this.raw.stats().udpRxDatagrams;
+    } catch {
+      return 0;
+    }
   }
 
   private write(message: ControlMessage): void {

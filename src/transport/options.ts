@@ -44,7 +44,7 @@ export interface IrohTransportOptions {
   readonly protocolVersion?: number;
 }
 
-export const DEFAULT_HEARTBEAT: HeartbeatSchedule = { intervalMs: 1_000, lateMs: 1_250, probeMs: 250, probes: 2 };
+export const DEFAULT_HEARTBEAT: HeartbeatSchedule = { intervalMs: 1_000, lateMs: 1_250, probeMs: 250, probes: 2, maxQuietMs: 15_000 };
 
 export const DEFAULT_ADMISSION: AdmissionLimits = {
   perSourceBurst: 8,
