@@ -130,6 +130,52 @@ describe('the vault run syncs', () => {
   });
 });
 
+describe('what run syncs: vault-peers settings', () => {
+  it('shows and stores attachments, exclude patterns and the largest file, and refuses a mistyped one (exit 64)', () => {
+    const laptop = peer('Laptop');
+    expect(cli(laptop.dir, ['settings']).stdout.trim().split('\n')).toEqual([
+      'Attachments: synced.',
+      'Largest file synced: no limit.',
+      'Left out: nothing beyond hidden folders and the Obsidian config folder.',
+    ]);
+    cli(laptop.dir, ['settings', 'exclude', 'add', ' Private/** ']);
+    cli(laptop.dir, ['settings', 'exclude', 'add', '*.mp4']);
+    cli(laptop.dir, ['settings', 'exclude', 'remove', '*.mp4']);
+    cli(laptop.dir, ['settings', 'attachments', 'off']);
+    const last = cli(laptop.dir, ['settings', 'max-size', '1.5MB']);
+    expect(last.stdout.trim().split('\n')).toEqual([
+      'Attachments: not synced (notes only).',
+      'Largest file synced: 1.5 MB.',
+      'Left out (1): Private/**',
+      'Stored; `vault-peers run` uses it from its next start.',
+    ]);
+    expect(JSON.parse(laptop.stateFile()).settings).toMatchObject({ exclude: ['Private/**'], attachments: false, maxFileBytes: 1_500_000 });
+    for (const wrong of [['max-size', 'big'], ['max-size', '0.0001KB'], ['attachments', 'maybe'], ['exclude', 'add', '   '], ['colour', 'blue']]) {
+      const refused = cli(laptop.dir, ['settings', ...wrong]);
+      expect(refused.code).toBe(64);
+      expect(refused.stderr).toMatch(/^vault-peers: (Usage: vault-peers settings|"[^"]*" is not a)/);
+    }
+    expect(JSON.parse(laptop.stateFile()).settings).toMatchObject({ exclude: ['Private/**'], attachments: false, maxFileBytes: 1_500_000 });
+  });
+
+  it('run syncs by them: what is left out stays on this device', async () => {
+    const laptop = peer('Laptop');
+    const desktop = peer('Desktop');
+    await laptop.vault.write('note.md', '# kept\n');
+    await laptop.vault.write('Private/diary.md', '# mine\n');
+    await laptop.vault.write('big.md', `${'x'.repeat(3_000)}\n`);
+    await laptop.vault.write('photo.png', new Uint8Array(500).fill(7));
+    cli(laptop.dir, ['settings', 'exclude', 'add', 'Private/**']);
+    cli(laptop.dir, ['settings', 'max-size', '2KB']);
+    cli(laptop.dir, ['settings', 'attachments', 'off']);
+    pair(laptop, desktop);
+    await Promise.all([laptop.startSyncing(), desktop.startSyncing()]);
+    await eventually(async () => ((await desktop.vault.read('note.md')) === '# kept\n' && (await laptop.syncRow(desktop))?.sync === 'live') || undefined, 60_000, 'the note on the desktop');
+    expect(Object.keys(await desktop.vault.tree())).toEqual(['note.md']);
+    expect(Object.keys(await laptop.vault.tree()).sort()).toEqual(['Private/diary.md', 'big.md', 'note.md', 'photo.png']);
+  });
+});
+
 describe("a running peer looks for its vault's marker", () => {
   it('every few seconds, one look at a time, and says once that it is gone (marbles)', () => {
     newTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {

@@ -5,6 +5,7 @@
 import type { AnyCommand, Command, Json } from './command';
 import { accept, block, ignore, invite, join, pending, policy, unblock } from './commands-pairing';
 import { connect, disconnect, list, remove, rename } from './commands-peers';
+import { settings } from './commands-settings';
 import { conflicts, resolve, status } from './commands-sync';
 import { run } from './run';
 
@@ -22,6 +23,7 @@ export const COMMANDS = {
   block,
   unblock,
   policy,
+  settings,
   run,
   status,
   conflicts,

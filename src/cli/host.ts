@@ -7,12 +7,12 @@
 import { NEVER, asyncScheduler, distinctUntilChanged, map, skip, timer, type Observable, type SchedulerLike } from 'rxjs';
 import { hostname, networkInterfaces } from 'node:os';
 import { openPeerNode, type PeerNode } from '../app/peer-node';
-import { cleanDeviceName, migrateSettings, readSettings, withSettings, type DeviceSettings } from '../app/settings';
+import { cleanDeviceName, filterOf, migrateSettings, readSettings, withSettings, type DeviceSettings } from '../app/settings';
 import { StorageError } from '../core/errors';
 import type { RelayModeSetting } from '../transport/iroh-transport';
 import { fileDeviceKeys } from './device-key';
 import { JsonFileStorage, removeTemporaryFiles } from './json-file';
-import { checkVault, openSyncedVault, type SyncedVault } from './synced-vault';
+import { CONFIG_FOLDER, checkVault, openSyncedVault, type SyncedVault } from './synced-vault';
 import type { StateLock } from './lock';
 import type { StateDir } from './state-dir';
 
@@ -133,7 +133,7 @@ export async function openHost(state: StateDir, lock: StateLock, options: HostOp
     const choice = wanted === null ? null : await checkVault(wanted, state, options.vault === undefined);
     let sync: SyncedVault | null = null;
     const node = await openPeerNode({
-      ...(choice ? { openSync: async (nodeId: string) => (sync = await openSyncedVault(choice, state, nodeId)) } : {}),
+      ...(choice ? { openSync: async (nodeId: string) => (sync = await openSyncedVault(choice, state, nodeId, filterOf(settings, CONFIG_FOLDER))) } : {}),
       keys: fileDeviceKeys(state.keyPath),
       storage,
       deviceName: () => deviceName,

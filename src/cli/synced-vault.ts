@@ -11,7 +11,7 @@ import { NEVER, ReplaySubject, asyncScheduler, catchError, defer, exhaustMap, fi
 import { VaultPeersError, errorMessage } from '../core/errors';
 import type { PeerConnection, SyncEvent } from '../core/ports';
 import type { ClosableSyncEngine } from '../app/peer-node';
-import { VaultSyncEngine, defaultFilter, type Sha256 } from '../sync';
+import { VaultSyncEngine, defaultFilter, type FilterSettings, type Sha256 } from '../sync';
 import type { Expected, FileChange, FileStat, ListOptions, VaultFiles, VaultPath } from '../sync/ports';
 import { tryLock, type StateLock } from './lock';
 import { FileSyncStore } from './sync-store-file';
@@ -97,9 +97,10 @@ export interface SyncedVault extends ClosableSyncEngine {
 /**
  * Takes the vault's lock, opens the folder, the store and the engine (which
  * scans the folder against its index), ready to sync connections.
+ * @param filter what is synced (the stored settings: attachments, exclude patterns, largest file)
  * @throws VaultPeersError when another process syncs the folder, or it cannot be opened
  */
-export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeId: string): Promise<SyncedVault> {
+export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeId: string, filter: FilterSettings = defaultFilter(CONFIG_FOLDER)): Promise<SyncedVault> {
   const stateDir = syncStateDir(state, vault);
   const marker = await checkMarker(vault, stateDir);
   const lock = await lockVault(vault, state);
@@ -113,7 +114,7 @@ export async function openSyncedVault(vault: VaultChoice, state: StateDir, nodeI
       deviceId: nodeId,
       files,
       store: new FileSyncStore(stateDir, { syncedFolder: vault.path }),
-      filter: defaultFilter(CONFIG_FOLDER),
+      filter,
       sha256: nodeSha256,
     });
     return {
