@@ -8,10 +8,11 @@
  */
 import { BehaviorSubject, Subject } from 'rxjs';
 import { findCopy, formatStatus, type ConflictRow, type StatusOutput } from '../../src/cli/commands-sync';
+import { watchStatuses } from '../../src/cli/run';
 import { burstSummary, shownPath, watchSync, type SyncLine } from '../../src/cli/sync-lines';
 import { count, sizeText } from '../../src/cli/terminal';
 import type { Peer, PeerState } from '../../src/core/model';
-import type { PeerManagerEvent } from '../../src/core/peer-manager';
+import type { PeerManager, PeerManagerEvent } from '../../src/core/peer-manager';
 import type { ActivityEntry } from '../../src/sync';
 import { newTestScheduler } from '../support/marbles';
 
@@ -92,6 +93,24 @@ describe('run: lines about syncing', () => {
       });
       return () => live.unsubscribe();
     });
+  });
+});
+
+describe('run: status lines', () => {
+  it("a peer's first disconnected (start-up, or paired while running) is not printed; later changes are, with the reason", () => {
+    const states = new BehaviorSubject<PeerState[]>([]);
+    const manager = { onPeerStateChange: (callback: (s: PeerState[]) => void) => {
+      const subscription = states.subscribe(callback);
+      return () => subscription.unsubscribe();
+    } } as unknown as PeerManager;
+    const at = (status: PeerState['status'], lastError: string | null = null): PeerState[] => [{ peer: peer('Desktop'), status, lastError, syncProgress: null, connection: null }];
+    const lines: string[] = [];
+    const stop = watchStatuses(manager, (line) => lines.push(line.replace(/^\d\d:\d\d:\d\d[+-]\d\d:\d\d /, '')));
+    for (const next of [at('disconnected'), at('connecting'), at('connected'), at('syncing'), at('connected'), at('disconnected', 'Gone\u001b[2J.')]) states.next(next);
+    states.next([]);
+    stop();
+    states.next(at('connecting'));
+    expect(lines).toEqual(['Desktop (dededede) connecting', 'Desktop (dededede) connected', 'Desktop (dededede) disconnected (Gone [2J.)', 'dededede removed']);
   });
 });
 

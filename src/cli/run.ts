@@ -18,14 +18,15 @@ function statusLine(state: PeerState, status: string): string {
 
 /**
  * One line per status change of any peer, and one when a peer is removed.
- * A device paired while running is stored an instant before it connects: its
- * first `disconnected` is not news, so its first line is the `connected` one.
+ * A peer's first `disconnected` is not news: at start-up every known peer is
+ * disconnected an instant before it is dialled, and a device paired while
+ * running is stored an instant before it connects; its first line is the
+ * `connecting` or `connected` one.
  * `syncing` is `connected` here: each sync says when it is done in a line of
  * its own (see sync-lines.ts), so a live edit is one line, not three.
  */
 export function watchStatuses(manager: PeerManager, print: (line: string) => void): () => void {
   const last = new Map<string, string>();
-  let started = false;
   return manager.onPeerStateChange((states) => {
     const seen = new Set<string>();
     for (const state of states) {
@@ -34,7 +35,7 @@ export function watchStatuses(manager: PeerManager, print: (line: string) => voi
       const previous = last.get(nodeId);
       const status = state.status === 'syncing' ? 'connected' : state.status;
       if (previous === status) continue;
-      if (previous === undefined && started && status === 'disconnected') continue;
+      if (previous === undefined && status === 'disconnected') continue;
       last.set(nodeId, status);
       print(statusLine(state, status));
     }
@@ -44,7 +45,6 @@ export function watchStatuses(manager: PeerManager, print: (line: string) => voi
         print(`${clock()} ${shortId(nodeId)} removed`);
       }
     }
-    started = true;
   });
 }
 
