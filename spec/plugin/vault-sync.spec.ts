@@ -249,7 +249,7 @@ describe('the plugin syncing a vault with a headless peer (real iroh on loopback
     // The desktop is told why, and both stay connected.
     await until(
       () =>
-        valueOf(desktop.engine.activityLog$)!.some((entry) => entry.message === 'The other device stopped syncing: sync with this device is turned off on Laptop.') &&
+        valueOf(desktop.engine.activityLog$)!.some((entry) => /^The other device \([0-9a-f]{8}\) stopped syncing: sync with this device is turned off on Laptop\.$/.test(entry.message)) &&
         desktop.manager.getPeerStates()[0]?.status === 'connected' &&
         valueOf(plugin.api!.peerStates$)?.[0]?.status === 'connected',
       'the desktop told that the laptop does not sync with it',

@@ -58,7 +58,7 @@ export const REFUSED_UNEXPECTED = (what: string): string =>
 export const peerNoteTooBig = (path: string): string =>
   `The other device's note ${quotePath(path)} is over 8 MiB, the largest note Vault Peers merges: it is not synced until it is smaller there.`;
 /** What the other device said when it stopped syncing with this one. */
-export const peerStopped = (reason: string): string => `The other device stopped syncing: ${safeRemoteText(reason)}`;
+export const peerStopped = (reason: string, peer: string): string => `The other device (${peer.slice(0, 8)}) stopped syncing: ${safeRemoteText(reason)}`;
 
 /* ---- local trouble (retried; shown as a peer's or the folder's last error) ---- */
 

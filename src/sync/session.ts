@@ -199,7 +199,7 @@ export class PeerSession {
       case 'bye':
         // The peer stopped syncing cleanly (it is shutting down, or can no longer watch its folder): the session ends, not
         // as a failure. A peer that removed this device sends no BYE: it closes the connection as removed.
-        this.folder.emit({ type: 'error', message: peerStopped(message.reason) });
+        this.folder.emit({ type: 'error', message: peerStopped(message.reason, this.peer) });
         this.byeReceived = true;
         return;
       default:
