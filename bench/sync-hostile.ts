@@ -98,7 +98,8 @@ export const WIRE_ATTACKS: Attack[] = [
   badPath('.vault-peers/staging/0000', /hidden/u),
   {
     name: 'a frame over the 1 MiB limit',
-    reason: /frame of \d+ bytes|could not accept|could not be read/u,
+    // Refused: the connection is closed as refused, saying why (not only the stream broken off).
+    reason: /The other device sent a frame of \d+ bytes/u,
     run: async (wire) => {
       const header = Buffer.alloc(4);
       header.writeUInt32BE(64 * 1024 * 1024, 0);
@@ -194,8 +195,10 @@ async function toldWhy(connection: PeerConnection, stream: FrameStream): Promise
   })().catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('no reason within 20 s'), 20_000)));
-  const reason = await Promise.race([closed, broken, late]);
+  const tagged = await Promise.race([closed.then((why) => ({ why, closed: true })), broken.then((why) => ({ why, closed: false })), late.then((why) => ({ why, closed: false }))]);
   clearTimeout(timer);
+  // A stream broken off is followed by the connection's close as refused: that reason is the one a person reads.
+  const reason = tagged.closed ? tagged.why : await Promise.race([closed, sleep(2_000).then(() => tagged.why)]);
   connection.close('attack over');
   return reason;
 }

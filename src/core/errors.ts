@@ -6,6 +6,13 @@ export class VaultPeersError extends Error {
   }
 }
 
+/**
+ * The other device sent a stream something no honest device sends (a frame
+ * over the limit, a frame cut off at the end). Whoever reads the stream
+ * refuses that device, as for any other broken message.
+ */
+export class PeerProtocolError extends VaultPeersError {}
+
 export type InvalidTicketReason = 'empty' | 'malformed' | 'own-ticket';
 
 /** The ticket a person pasted or scanned cannot be used. Nothing was added. */

@@ -1,3 +1,4 @@
+import { PeerProtocolError } from '../core/errors';
 import type { FrameStream, PeerConnection } from '../core/ports';
 import type { Folder } from './folder';
 import { CHUNK_BYTES, chunkCount, hashFileInChunks, hashOfChunks } from './hash';
@@ -124,7 +125,9 @@ async function findSource(folder: Folder, hash: string): Promise<{ path: string;
 }
 
 async function readBlobMessage(stream: FrameStream): Promise<BlobMessage | null> {
-  const frame = await stream.read();
+  const frame = await stream.read().catch((error: unknown) => {
+    throw error instanceof PeerProtocolError ? new SyncRefusal(error.message) : error;
+  });
   if (frame === null) return null;
   let message;
   try {

@@ -1,3 +1,4 @@
+import { PeerProtocolError } from '../core/errors';
 import { firstValueFrom, mergeMap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { FrameStream, PeerConnection, SyncEvent } from '../core/ports';
 import { serveBlob } from './blob-transfer';
@@ -156,7 +157,7 @@ export class PeerSession {
     for (;;) {
       const frame = await stream.read().catch((error: unknown) => {
         if (this.stopped) return null;
-        throw error;
+        throw error instanceof PeerProtocolError ? new SyncRefusal(error.message) : error;
       });
       if (frame === null || this.stopped) return;
       let message: SyncMessage;

@@ -12,7 +12,7 @@
  */
 import type * as Iroh from '@number0/iroh/index.js';
 import { MAX_STREAM_FRAME_BYTES, type FrameStream } from '../core/ports';
-import { VaultPeersError } from '../core/errors';
+import { PeerProtocolError, VaultPeersError } from '../core/errors';
 import { FrameReader, FrameTooLargeError, fromBindingBytes, lengthPrefixed, toBindingBytes } from './framing';
 import { irohErrorMessage, lostConnectionText } from './iroh-errors';
 
@@ -150,7 +150,7 @@ export class IrohFrameStream implements FrameStream {
         if (!(error instanceof FrameTooLargeError)) throw error;
         // Refused on its announced length, before its body is read.
         throw this.fail(
-          new StreamError(`The other device sent a frame of ${error.length} bytes on the "${this.protocol}" stream (at most ${error.limit}).`),
+          new PeerProtocolError(`The other device sent a frame of ${error.length} bytes on the "${this.protocol}" stream (at most ${error.limit}).`),
           true,
           STREAM_PROTOCOL_ERROR,
         );
@@ -158,7 +158,7 @@ export class IrohFrameStream implements FrameStream {
       if (frame) return frame;
       if (this.remoteFinished) {
         if (this.reader.pending > 0) {
-          throw this.fail(new StreamError(`The other device ended the "${this.protocol}" stream in the middle of a frame.`), true, STREAM_PROTOCOL_ERROR);
+          throw this.fail(new PeerProtocolError(`The other device ended the "${this.protocol}" stream in the middle of a frame.`), true, STREAM_PROTOCOL_ERROR);
         }
         this.endIfDone();
         return null;
