@@ -47,20 +47,44 @@ export function parseClose(reason: string): { text: string; code: bigint | null 
 /**
  * A stream that failed because its connection went away, as a sentence:
  * iroh reports it in Rust's debug form, e.g.
- * `ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 4, reason: b"..." }))`.
- * Null when the message is not about a lost connection.
+ * `ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 3, reason: b"..." }))`.
+ * The reason the other device gave is kept (it is its text: shown through
+ * safeRemoteText like any). Null when the message is not about a lost connection.
  */
 export function lostConnectionText(message: string): string | null {
   if (!/\bConnectionLost\b|\bApplicationClosed\b|\bConnectionClosed\b|\bLocallyClosed\b|\bTimedOut\b/.test(message)) return null;
   const code = /error_code:\s*(\d+)/.exec(message)?.[1];
   if (/\bApplicationClosed\b/.test(message)) {
     if (code !== undefined && BigInt(code) === CLOSE_REMOVED) return REASON_REMOVED_BY_PEER;
-    if (code !== undefined && BigInt(code) === CLOSE_REFUSED) return 'The other device refused the connection.';
-    return 'The other device closed the connection.';
+    const said = rustByteString(/reason: b"((?:[^"\\]|\\.)*)"/s.exec(message)?.[1] ?? '').trim();
+    const refused = code !== undefined && BigInt(code) === CLOSE_REFUSED;
+    const what = refused ? 'The other device refused the connection' : 'The other device closed the connection';
+    return said ? `${what}: ${said}` : `${what}.`;
   }
   if (/\bLocallyClosed\b/.test(message)) return 'The connection was closed on this device.';
   if (/\bTimedOut\b/.test(message)) return 'The other device stopped answering.';
   return 'The connection to the other device was lost.';
+}
+
+/** The text of a Rust byte string literal's body (`\xNN`, `\n`, `\"`... escapes), decoded as UTF-8. */
+function rustByteString(body: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < body.length; i += 1) {
+    const c = body[i]!;
+    if (c !== '\\') {
+      bytes.push(...new TextEncoder().encode(c));
+      continue;
+    }
+    const next = body[i + 1];
+    i += 1;
+    if (next === 'x') {
+      bytes.push(Number.parseInt(body.slice(i + 1, i + 3), 16) || 0);
+      i += 2;
+    } else {
+      bytes.push(({ n: 10, r: 13, t: 9, '0': 0 } as Record<string, number>)[next ?? ''] ?? (next ?? '').charCodeAt(0));
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
 }
 
 /** A failed dial, worded for the person who asked for it. */
