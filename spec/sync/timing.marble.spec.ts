@@ -2,7 +2,7 @@ import { Observable, asyncScheduler, map, type SchedulerLike } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { Burst } from '../../src/sync/burst';
 import { goneDelay } from '../../src/sync/blob-fetcher';
-import { batchChanges, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
+import { ACK_MS, batchChanges, coalesceAcks, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
 import { newTestScheduler } from '../support/marbles';
 
 describe('periodic rescans', () => {
@@ -132,3 +132,35 @@ describe("a peer's started … progress … finished cycle", () => {
 function getScheduler(): SchedulerLike {
   return asyncScheduler;
 }
+
+describe('coalescing acknowledgements', () => {
+  const acks = {
+    s: { synced: 5 },
+    c: { caughtUp: 9 },
+    t: { synced: 7 },
+    d: { caughtUp: 12 },
+  };
+
+  it("sends an applied change's synced and its echo's caught-up as one, ACK_MS after the first: never held longer", () => {
+    newTestScheduler().run(({ hot, expectObservable }) => {
+      // s at 0, c at 3: one acknowledgement at 20 carrying both. t at 30, then d at 45 (15 ms on): one at 50 with both;
+      // d's window is t's, not stretched by it.
+      const source = hot('s 2ms c 26ms t 14ms d', acks);
+      expectObservable(source.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 100ms !').toBe('20ms x 29ms y', {
+        x: { synced: 5, caughtUp: 9 },
+        y: { synced: 7, caughtUp: 12 },
+      });
+    });
+  });
+
+  it('sends one alone as it is, keeps the highest of each kind, and holds no timer once unsubscribed', () => {
+    newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const lone = hot('c 50ms t 1ms s', acks);
+      expectObservable(lone.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 100ms !').toBe('20ms x 50ms y', { x: { caughtUp: 9 }, y: { synced: 7 } });
+      // Unsubscribed within the window (the session stopped): nothing is sent after.
+      const cut = hot('s 5ms c', acks);
+      expectObservable(cut.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 10ms !').toBe('');
+      expectSubscriptions(cut.subscriptions).toBe('^ 10ms !');
+    });
+  });
+});

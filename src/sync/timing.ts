@@ -1,4 +1,4 @@
-import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, interval, map, merge, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Observable, auditTime, buffer, concatMap, connect, defer, distinctUntilChanged, filter, interval, map, merge, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /**
  * Batches bursts of disk events: a batch closes after `quietMs` without an
@@ -81,4 +81,39 @@ export const RESCAN_MS = 60 * 60 * 1000;
  */
 export function withPeriodicRescan<T>(rescan: T, everyMs: number, scheduler: SchedulerLike): OperatorFunction<T, T> {
   return (source) => merge(source, interval(everyMs, scheduler).pipe(map(() => rescan)));
+}
+
+/** An acknowledgement a session owes its peer: how far it applied the peer's index (`synced`), how far its own index is with the peer through echoes (`caughtUp`). */
+export interface Ack {
+  readonly synced?: number;
+  readonly caughtUp?: number;
+}
+
+/** How long a session gathers acknowledgements before it sends them: the receiver's store commit and its echo meet in one frame. */
+export const ACK_MS = 20;
+
+/**
+ * Gathers acknowledgements for `windowMs` from the first one, then emits
+ * them as one (the highest of each kind): the `synced` of an applied edit
+ * and the `caught-up` of its echo travel in one frame, not two. The window
+ * is not stretched by later ones, so an acknowledgement is never held
+ * longer than `windowMs`. Data is never delayed: only acknowledgements go
+ * through here.
+ */
+export function coalesceAcks(windowMs: number, scheduler: SchedulerLike): OperatorFunction<Ack, Ack> {
+  return (source) =>
+    source.pipe(
+      connect((acks) => acks.pipe(buffer(acks.pipe(auditTime(windowMs, scheduler))))),
+      filter((gathered) => gathered.length > 0),
+      map((gathered) => {
+        const synced = highest(gathered.map((ack) => ack.synced));
+        const caughtUp = highest(gathered.map((ack) => ack.caughtUp));
+        return { ...(synced !== undefined ? { synced } : {}), ...(caughtUp !== undefined ? { caughtUp } : {}) };
+      }),
+    );
+}
+
+function highest(values: readonly (number | undefined)[]): number | undefined {
+  const present = values.filter((value): value is number => value !== undefined);
+  return present.length > 0 ? Math.max(...present) : undefined;
 }
