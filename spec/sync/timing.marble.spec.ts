@@ -135,30 +135,36 @@ function getScheduler(): SchedulerLike {
 
 describe('coalescing acknowledgements', () => {
   const acks = {
-    s: { synced: 5 },
     c: { caughtUp: 9 },
-    t: { synced: 7 },
     d: { caughtUp: 12 },
+    p: { synced: 4 },
+    s: { synced: 5, complete: true },
+    t: { synced: 7 },
+    u: { synced: 8 },
   };
 
-  it("sends an applied change's synced and its echo's caught-up as one, ACK_MS after the first: never held longer", () => {
+  it("sends an applied change's synced and its echo's caught-up as one frame, as soon as the complete synced is there", () => {
     newTestScheduler().run(({ hot, expectObservable }) => {
-      // s at 0, c at 3: one acknowledgement at 20 carrying both. t at 30, then d at 45 (15 ms on): one at 50 with both;
-      // d's window is t's, not stretched by it.
-      const source = hot('s 2ms c 26ms t 14ms d', acks);
-      expectObservable(source.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 100ms !').toBe('20ms x 29ms y', {
+      // A partial synced (entries applied, a note's content still coming) at 0, the echo's caught-up at 4, the complete
+      // synced at 10: one acknowledgement at 10 with the highest of each. Then a complete one alone goes at once (30).
+      const source = hot('p 3ms c 5ms s 19ms s', acks);
+      expectObservable(source.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 600ms !').toBe('10ms x 19ms y', {
         x: { synced: 5, caughtUp: 9 },
-        y: { synced: 7, caughtUp: 12 },
+        y: { synced: 5 },
       });
     });
   });
 
-  it('sends one alone as it is, keeps the highest of each kind, and holds no timer once unsubscribed', () => {
+  it('sends what is not complete ACK_MS after the first of it, not stretched by later ones, and holds no timer once unsubscribed', () => {
     newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
-      const lone = hot('c 50ms t 1ms s', acks);
-      expectObservable(lone.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 100ms !').toBe('20ms x 50ms y', { x: { caughtUp: 9 }, y: { synced: 7 } });
+      const partial = hot(`c 99ms t 99ms d 99ms u`, acks);
+      // c at 0, t at 100, d at 200: all at ACK_MS (250); u at 300 opens the next window, sent at 550.
+      expectObservable(partial.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 800ms !').toBe(`${ACK_MS}ms x 299ms y`, {
+        x: { synced: 7, caughtUp: 12 },
+        y: { synced: 8 },
+      });
       // Unsubscribed within the window (the session stopped): nothing is sent after.
-      const cut = hot('s 5ms c', acks);
+      const cut = hot('c 5ms t', acks);
       expectObservable(cut.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 10ms !').toBe('');
       expectSubscriptions(cut.subscriptions).toBe('^ 10ms !');
     });

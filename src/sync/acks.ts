@@ -14,8 +14,9 @@ import type { SyncMessage } from './wire';
  *   answer: the peer has those records, it made them. So this device counts
  *   them as confirmed as soon as everything it really sent is (`confirmed`);
  *   a peer that lost them says so in its next HELLO and is sent them again.
- * - Both are gathered for ACK_MS (see `coalesceAcks`) and go as one frame:
- *   `synced` carrying the `caught-up` when there are both.
+ * - Both are gathered (see `coalesceAcks`) until a `synced` covers
+ *   everything received (at most ACK_MS), and go as one frame: `synced`
+ *   carrying the `caught-up` when there are both.
  */
 export class Acks {
   private readonly requests = new Subject<Ack>();
@@ -51,7 +52,7 @@ export class Acks {
     if (!always && Math.min(seen, received) <= this.syncedTo) return;
     this.syncedTo = Math.max(this.syncedTo, seen);
     this.gathered += 1;
-    this.requests.next({ synced: seen });
+    this.requests.next({ synced: seen, complete: seen >= received });
   }
 
   /** Our records up to `seq` left out because the peer made them (echoes): the peer is told it has them. */

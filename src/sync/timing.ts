@@ -1,4 +1,4 @@
-import { EMPTY, Observable, auditTime, buffer, concatMap, connect, defer, distinctUntilChanged, filter, interval, map, merge, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { EMPTY, Observable, concatMap, defer, distinctUntilChanged, interval, map, merge, repeat, switchMap, timer, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /**
  * Batches bursts of disk events: a batch closes after `quietMs` without an
@@ -87,33 +87,53 @@ export function withPeriodicRescan<T>(rescan: T, everyMs: number, scheduler: Sch
 export interface Ack {
   readonly synced?: number;
   readonly caughtUp?: number;
+  /** The `synced` covers everything received from the peer (nothing is waiting for note content): no fuller one is coming. */
+  readonly complete?: boolean;
 }
 
-/** How long a session gathers acknowledgements before it sends them: the receiver's store commit and its echo meet in one frame. */
-export const ACK_MS = 20;
+/** How long an acknowledgement waits for a complete `synced` to go with it. */
+export const ACK_MS = 250;
 
 /**
- * Gathers acknowledgements for `windowMs` from the first one, then emits
- * them as one (the highest of each kind): the `synced` of an applied edit
- * and the `caught-up` of its echo travel in one frame, not two. The window
- * is not stretched by later ones, so an acknowledgement is never held
- * longer than `windowMs`. Data is never delayed: only acknowledgements go
- * through here.
+ * Gathers acknowledgements into one (the highest of each kind), so the
+ * `synced` of an applied change and the `caught-up` of its echo travel in
+ * one frame, not two: the echo's `caught-up` is known when the change is
+ * stored, and waits for the `synced` the session sends once it stored how
+ * far it got. A complete `synced` sends what is gathered at once; anything
+ * else goes `waitMs` after the first acknowledgement of the window at the
+ * latest (a window is never stretched by later ones). Data is never
+ * delayed: only acknowledgements go through here.
  */
-export function coalesceAcks(windowMs: number, scheduler: SchedulerLike): OperatorFunction<Ack, Ack> {
+export function coalesceAcks(waitMs: number, scheduler: SchedulerLike): OperatorFunction<Ack, Ack> {
   return (source) =>
-    source.pipe(
-      connect((acks) => acks.pipe(buffer(acks.pipe(auditTime(windowMs, scheduler))))),
-      filter((gathered) => gathered.length > 0),
-      map((gathered) => {
-        const synced = highest(gathered.map((ack) => ack.synced));
-        const caughtUp = highest(gathered.map((ack) => ack.caughtUp));
-        return { ...(synced !== undefined ? { synced } : {}), ...(caughtUp !== undefined ? { caughtUp } : {}) };
-      }),
-    );
-}
-
-function highest(values: readonly (number | undefined)[]): number | undefined {
-  const present = values.filter((value): value is number => value !== undefined);
-  return present.length > 0 ? Math.max(...present) : undefined;
+    new Observable<Ack>((subscriber) => {
+      let synced: number | undefined;
+      let caughtUp: number | undefined;
+      let timer: Subscription | null = null;
+      const flush = (): void => {
+        timer?.unsubscribe();
+        timer = null;
+        if (synced === undefined && caughtUp === undefined) return;
+        const ack: Ack = { ...(synced !== undefined ? { synced } : {}), ...(caughtUp !== undefined ? { caughtUp } : {}) };
+        synced = caughtUp = undefined;
+        subscriber.next(ack);
+      };
+      const subscription = source.subscribe({
+        next: (ack) => {
+          if (ack.synced !== undefined) synced = Math.max(synced ?? 0, ack.synced);
+          if (ack.caughtUp !== undefined) caughtUp = Math.max(caughtUp ?? 0, ack.caughtUp);
+          if (ack.complete === true) flush();
+          else timer ??= scheduler.schedule(flush, waitMs);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        timer?.unsubscribe();
+      };
+    });
 }
