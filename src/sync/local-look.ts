@@ -36,20 +36,23 @@ export const LOOKS_AT_ONCE = 16;
 const SKIP: Examined = { kind: 'skip' };
 const SILENT = new Set([PATH_HIDDEN, PATH_SYNCTHING]);
 
-/** Looks at `paths` (sorted), LOOKS_AT_ONCE at a time. Reads only: the index is not changed. */
-export function examineAll(folder: Folder, paths: readonly string[], readNotes: boolean): Promise<Examined[]> {
-  return atOnce(paths, LOOKS_AT_ONCE, (path) => examine(folder, path, readNotes));
+/**
+ * Looks at `paths` (sorted), LOOKS_AT_ONCE at a time. Reads only: the index is not changed.
+ * @param readNotes read notes even when size and time did not change (a watcher event says something happened)
+ * @param stats what a listing just said of some of these paths (those are not looked up again)
+ */
+export function examineAll(folder: Folder, paths: readonly string[], readNotes: boolean, stats?: ReadonlyMap<string, FileStat>): Promise<Examined[]> {
+  return atOnce(paths, LOOKS_AT_ONCE, (path) => examine(folder, path, readNotes, stats?.get(path)));
 }
 
-/** @param readNotes read notes even when size and time did not change (a watcher event says something happened) */
-async function examine(folder: Folder, path: string, readNotes: boolean): Promise<Examined> {
+async function examine(folder: Folder, path: string, readNotes: boolean, listed: FileStat | undefined): Promise<Examined> {
   const unsafe = unsafePathReason(path);
   if (unsafe) {
     // Hidden files are skipped quietly (the config folder, .git, .DS_Store); other names are listed as not synced.
     return !SILENT.has(unsafe) && (await folder.files.stat(path)) ? { kind: 'report', reason: unsafe } : SKIP;
   }
   if (folder.filter.excludedReason(path)) return SKIP;
-  const stat = await folder.files.stat(path);
+  const stat = listed ?? (await folder.files.stat(path));
   const record = folder.index.atDisk(path);
   if (stat && folder.filter.excludedReason(path, stat.size)) return SKIP;
   if (record && record.disk!.path !== path) {

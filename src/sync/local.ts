@@ -8,7 +8,7 @@ import { COMPACT_AFTER } from './note-cache';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
 import { lastName, pathKey } from './paths';
 import { textHunks } from './text-diff';
-import type { DocWrite, FileChange, FileRecord } from './ports';
+import type { DocWrite, FileChange, FileRecord, FileStat } from './ports';
 import { conflictCopy, metaOf } from './rules';
 import { GENESIS, bumpVersion, deriveId } from './versions';
 import type { DocUpdate } from './wire';
@@ -70,7 +70,9 @@ export async function scanFolder(folder: Folder, genesis: boolean): Promise<File
   for (const record of folder.index.values()) if (record.disk && !onDisk.has(pathKey(record.disk.path))) paths.add(record.disk.path);
   // Files listed as not synced are looked at again (the list is rebuilt): gone ones leave it.
   for (const path of folder.notSyncedNow) paths.add(path);
-  return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis });
+  // The listing's sizes and times are as fresh as a stat of each path would be: each path is not looked up again.
+  const stats = new Map(listed.map((stat) => [stat.path, stat]));
+  return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis, stats });
 }
 
 /** Files changed at a time before the index is committed, so a big scan never holds everything at once. */
@@ -80,6 +82,8 @@ interface Mode {
   /** Read notes even when size and time did not change (a watcher event says something happened). */
   readonly readNotes: boolean;
   readonly genesis: boolean;
+  /** What a listing just said of these paths' files (a path not in it is looked at). */
+  readonly stats?: ReadonlyMap<string, FileStat>;
 }
 
 async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: ReadonlyMap<string, string>, mode: Mode): Promise<FileRecord[]> {
@@ -91,7 +95,7 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
   const onDisk: { record: FileRecord; found: Found }[] = [];
   const sorted = [...paths].sort();
   // Read at once, decided one path after another, in order.
-  const examined = await examineAll(folder, sorted, mode.readNotes);
+  const examined = await examineAll(folder, sorted, mode.readNotes, mode.stats);
   for (const [i, path] of sorted.entries()) {
     const seen = examined[i]!;
     if (seen.kind === 'report') {
