@@ -25,25 +25,21 @@ export async function materialize(folder: Folder, ids: Iterable<string>): Promis
   for (let pass = 0; pass < 4 && pending.length > 0; pass += 1) {
     const blocked: string[] = [];
     // Notes written where they are (or new) go in groups, at once (see `placeNotes`); everything else one by one, in order.
-    let notes: string[] = [];
+    const notes: string[] = [];
     for (const id of pending) {
-      if (writesInPlace(folder, id) && notes.length < NOTES_PER_BATCH) {
-        notes.push(id);
-        continue;
-      }
-      await placeNotes(folder, notes);
-      notes = [];
       if (writesInPlace(folder, id)) {
         notes.push(id);
+        if (notes.length >= NOTES_PER_BATCH) await placeNotes(folder, notes.splice(0));
         continue;
       }
+      await placeNotes(folder, notes.splice(0));
       try {
         if (!(await place(folder, id))) blocked.push(id);
       } catch (error) {
         reportFailure(folder, id, error);
       }
     }
-    await placeNotes(folder, notes);
+    await placeNotes(folder, notes.splice(0));
     if (blocked.length === pending.length && blocked.length > 0) await stepAside(folder, blocked[0]!);
     pending = blocked;
   }
@@ -73,7 +69,7 @@ function writesInPlace(folder: Folder, id: string): boolean {
  * compare-and-swap of its own), then stores their records in one batch.
  * A kill before that batch leaves files that hold exactly their documents'
  * text while the store still says otherwise: the next scan takes them as
- * written (`alreadyWritten` in local.ts), so nothing is lost or taken for an
+ * written (`alreadyWritten` in local-look.ts), so nothing is lost or taken for an
  * edit made here.
  */
 async function placeNotes(folder: Folder, ids: readonly string[]): Promise<void> {
