@@ -128,6 +128,26 @@ export function vaultFilesContract(name: string, create: () => Promise<VaultFile
         expect(await h.names()).toEqual([]);
       });
 
+      it('writes to different paths at once (as the engine writes a group of notes): each is its own compare-and-swap', async () => {
+        // Some files exist and were changed by another program since the engine saw them; the folders are new to most.
+        for (let i = 0; i < 24; i += 4) await h.put(`Old/n${i}.md`, i % 8 === 0 ? `changed ${i}` : `seen ${i}`);
+        const writes = Array.from({ length: 24 }, (_, i) => {
+          if (i % 4 === 0) return files.writeText(`Old/n${i}.md`, `new ${i}`, text(`seen ${i}`));
+          return files.writeText(`New/${i % 3}/n${i}.md`, `new ${i}`, absent);
+        });
+        const written = await Promise.all(writes);
+        for (let i = 0; i < 24; i += 1) {
+          const refused = i % 8 === 0;
+          expect([i, written[i]]).toEqual([i, !refused]);
+          const at = i % 4 === 0 ? `Old/n${i}.md` : `New/${i % 3}/n${i}.md`;
+          expect([at, textOf(await h.get(at))]).toEqual([at, refused ? `changed ${i}` : `new ${i}`]);
+        }
+        // Nothing but the files themselves: no temporary file left, each new folder made once.
+        const names = (await h.names()).filter((n) => !n.startsWith('.'));
+        expect(names.filter((n) => !/^(Old|New)(\/\d)?(\/n\d+\.md)?$/u.test(n))).toEqual([]);
+        expect(names.filter((n) => n.endsWith('.md'))).toHaveLength(24);
+      });
+
       it('writes UTF-8 and an empty text', async () => {
         expect(await files.writeText('ünï/ç☃.md', 'héllo ☃ 𝄞', absent)).toBe(true);
         expect(await h.get('ünï/ç☃.md')).toEqual(bytesOf('héllo ☃ 𝄞'));

@@ -32,7 +32,7 @@ describe('the outbox', () => {
       if (count === 1) {
         // While the served note's first part goes out, a live edit with a large update and an ack are queued.
         outbox.sendLive([], [{ id: idOf('b'), update: update(1_100_000, 2) }]);
-        outbox.send({ type: 'synced', seq: 7 });
+        outbox.send({ type: 'synced', seq: 7, caughtUp: 0 });
       }
       if (count === 8) outbox.stop();
     });

@@ -79,7 +79,7 @@ describe('finished', () => {
     void (async () => {
       for (let frame = await stream.read().catch(() => null); frame; frame = await stream.read().catch(() => null)) {
         const message = decodeMessage(frame);
-        if (message.type === 'caught-up') await send({ type: 'synced', seq: message.seq }).catch(() => undefined);
+        if (message.type === 'caught-up') await send({ type: 'synced', seq: message.seq, caughtUp: 0 }).catch(() => undefined);
       }
     })();
     await waitFor(() => asks.length === 1, 'the first ask');

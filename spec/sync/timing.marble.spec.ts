@@ -2,7 +2,7 @@ import { Observable, asyncScheduler, map, type SchedulerLike } from 'rxjs';
 import type { SyncEvent } from '../../src/core/ports';
 import { Burst } from '../../src/sync/burst';
 import { goneDelay } from '../../src/sync/blob-fetcher';
-import { batchChanges, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
+import { ACK_MS, batchChanges, coalesceAcks, retryDelay, retryWhilePending, withPeriodicRescan } from '../../src/sync/timing';
 import { newTestScheduler } from '../support/marbles';
 
 describe('periodic rescans', () => {
@@ -132,3 +132,41 @@ describe("a peer's started … progress … finished cycle", () => {
 function getScheduler(): SchedulerLike {
   return asyncScheduler;
 }
+
+describe('coalescing acknowledgements', () => {
+  const acks = {
+    c: { caughtUp: 9 },
+    d: { caughtUp: 12 },
+    p: { synced: 4 },
+    s: { synced: 5, complete: true },
+    t: { synced: 7 },
+    u: { synced: 8 },
+  };
+
+  it("sends an applied change's synced and its echo's caught-up as one frame, as soon as the complete synced is there", () => {
+    newTestScheduler().run(({ hot, expectObservable }) => {
+      // A partial synced (entries applied, a note's content still coming) at 0, the echo's caught-up at 4, the complete
+      // synced at 10: one acknowledgement at 10 with the highest of each. Then a complete one alone goes at once (30).
+      const source = hot('p 3ms c 5ms s 19ms s', acks);
+      expectObservable(source.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 600ms !').toBe('10ms x 19ms y', {
+        x: { synced: 5, caughtUp: 9 },
+        y: { synced: 5 },
+      });
+    });
+  });
+
+  it('sends what is not complete ACK_MS after the first of it, not stretched by later ones, and holds no timer once unsubscribed', () => {
+    newTestScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+      const partial = hot(`c 99ms t 99ms d 99ms u`, acks);
+      // c at 0, t at 100, d at 200: all at ACK_MS (250); u at 300 opens the next window, sent at 550.
+      expectObservable(partial.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 800ms !').toBe(`${ACK_MS}ms x 299ms y`, {
+        x: { synced: 7, caughtUp: 12 },
+        y: { synced: 8 },
+      });
+      // Unsubscribed within the window (the session stopped): nothing is sent after.
+      const cut = hot('c 5ms t', acks);
+      expectObservable(cut.pipe(coalesceAcks(ACK_MS, getScheduler())), '^ 10ms !').toBe('');
+      expectSubscriptions(cut.subscriptions).toBe('^ 10ms !');
+    });
+  });
+});

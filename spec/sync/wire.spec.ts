@@ -29,7 +29,7 @@ describe('sync messages on the wire', () => {
     { type: 'want-docs', wants: [{ id, sv: new Uint8Array([1, 5, 9]) }] },
     { type: 'docs', docs: [{ id, update: new Uint8Array(5000).fill(3) }] },
     { type: 'doc-part', id, total: 10, offset: 4, bytes: new Uint8Array([1, 2]) },
-    { type: 'synced', seq: 5 },
+    { type: 'synced', seq: 5, caughtUp: 0 }, { type: 'synced', seq: 300, caughtUp: 301 },
     { type: 'bye', reason: 'shutting down' },
     { type: 'want', hash: 'c'.repeat(64), from: 3 },
     { type: 'head', size: 600000, chunks: [new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)] },
@@ -51,7 +51,7 @@ describe('sync messages on the wire', () => {
     ['an empty frame', new Uint8Array(0)],
     ['an unknown type', new Uint8Array([99, 1, 2])],
     ['a truncated hello', encodeMessage(messages[0]!).slice(0, 10)],
-    ['trailing bytes', new Uint8Array([...encodeMessage({ type: 'synced', seq: 1 }), 0])],
+    ['trailing bytes', new Uint8Array([...encodeMessage({ type: 'synced', seq: 1, caughtUp: 0 }), 0])],
     ['a list longer than its frame', new Uint8Array([4, 0xff, 0xff, 0x03])],
     ['a bad file id', (() => { const f = encodeMessage(messages[1]!); return f.slice(0, f.length - 30); })()],
   ])('refuses %s', (_name, frame) => {

@@ -1,7 +1,7 @@
 import type { Folder } from './folder';
 import { contentHash, hashFileInChunks } from './hash';
 import { noteText } from './notes';
-import type { DiskState, FileRecord, FileStat } from './ports';
+import type { DiskState, DocWrite, FileRecord, FileStat } from './ports';
 
 /**
  * Reading files for the engine, and writing notes: the one place a note's
@@ -43,12 +43,32 @@ export function diskState(stat: FileStat, hash: string): DiskState {
 
 export type NoteWrite = 'written' | 'unchanged' | 'changed-on-disk' | 'gone';
 
+/** A note written to disk whose record and base are not stored yet: `commitWritten` stores them (one batch for many). */
+export interface WrittenNote {
+  readonly record: FileRecord;
+  readonly doc: DocWrite;
+}
+
 /**
  * Writes a note's document text to its path if the disk still holds the base
  * (or nothing, for a note not on disk yet).
  * @returns `changed-on-disk` when the disk moved on: the caller ingests it and tries again
  */
 export async function writeNote(folder: Folder, id: string): Promise<NoteWrite> {
+  const outcome = await writeNoteFile(folder, id);
+  if (typeof outcome === 'string') return outcome;
+  await commitWritten(folder, [outcome]);
+  return 'written';
+}
+
+/**
+ * The file half of `writeNote`: the note's text swapped in (compare-and-swap
+ * against its base), and the record and base that say so, not yet stored.
+ * Notes at different paths may be written at once. Until the record is
+ * stored, a restart finds the file holding exactly the document's text
+ * (`record.hash`), and takes it as written (`local.ts`, `alreadyWritten`).
+ */
+export async function writeNoteFile(folder: Folder, id: string): Promise<Exclude<NoteWrite, 'written'> | WrittenNote> {
   const record = folder.index.get(id);
   if (!record || record.deleted || record.kind !== 'text') return 'gone';
   const note = await folder.notes.open(id);
@@ -68,9 +88,14 @@ export async function writeNote(folder: Folder, id: string): Promise<NoteWrite> 
   if (!(await folder.files.writeText(path, text, expected))) return 'changed-on-disk';
   const stat = await folder.files.stat(path);
   note.base = text;
-  const written: FileRecord = { ...record, hash, size: encodeNote(text).length, disk: diskState(stat ?? { path, size: encodeNote(text).length, mtime: 0 }, hash) };
-  await folder.commit({ records: [written], docs: [{ id, base: text }] });
-  return 'written';
+  const size = encodeNote(text).length;
+  return { record: { ...record, hash, size, disk: diskState(stat ?? { path, size, mtime: 0 }, hash) }, doc: { id, base: text } };
+}
+
+/** Stores written notes' records and bases in one batch. */
+export function commitWritten(folder: Folder, written: readonly WrittenNote[]): Promise<void> {
+  if (written.length === 0) return Promise.resolve();
+  return folder.commit({ records: written.map((w) => w.record), docs: written.map((w) => w.doc) });
 }
 
 /**

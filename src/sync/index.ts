@@ -13,7 +13,9 @@
  * - note-cache.ts     documents loaded on demand and evicted
  * - folder-index.ts   the index in memory, with its lookups
  * - folder.ts         one folder: index, notes, store, the serial task queue, change and event streams
+ * - bounded.ts        I/O with a bounded number at once (reading files at a scan, writing notes)
  * - disk.ts           reading files; writing a note with compare-and-swap
+ * - local-look.ts     what each path on disk holds against the index (read several at once)
  * - local.ts          disk changes in: created, modified, deleted, moved (paired by content)
  * - collisions.ts     two live files on one path: keep both, deterministically
  * - writer.ts         records out to disk: moves, deletes, notes, attachments already on disk
@@ -21,6 +23,7 @@
  * - records-codec.ts  entries and records as bytes
  * - wire.ts           the protocol's messages and frames
  * - outbox.ts         a session's writer loop, by priority, never blocking a reader
+ * - acks.ts           a session's acknowledgements: one frame per applied change, none in reply to one
  * - doc-answers.ts    a peer's asks for notes → answers, bounded by the index
  * - doc-parts.ts      a large note update put back together from its parts, in order, one at a time
  * - blob-transfer.ts  an attachment over its own stream: fetch into staging, serve from disk

@@ -1,12 +1,12 @@
 import * as Y from 'yjs';
 import { settleCollisions } from './collisions';
-import { MAX_NOTE_BYTES, decodeNote, diskState, hashOnDisk, hashText, writeNote } from './disk';
+import { diskState, hashText, writeNote } from './disk';
 import type { Folder } from './folder';
-import { contentHash } from './hash';
-import { NOTE_NOT_UTF8, NOTE_TOO_BIG, PATH_CASE, PATH_HIDDEN, PATH_SYNCTHING, notSynced } from './messages';
+import { alreadyWritten, examineAll, kindFor, type Found } from './local-look';
+import { notSynced } from './messages';
 import { COMPACT_AFTER } from './note-cache';
 import { enrollmentUpdate, ingestDiskText, noteText } from './notes';
-import { lastName, pathKey, unsafePathReason } from './paths';
+import { lastName, pathKey } from './paths';
 import { textHunks } from './text-diff';
 import type { DocWrite, FileChange, FileRecord, FileStat } from './ports';
 import { conflictCopy, metaOf } from './rules';
@@ -21,13 +21,6 @@ import type { DocUpdate } from './wire';
  * base → disk, merged three ways if a peer's change has not reached the disk
  * yet.
  */
-
-interface Found {
-  readonly stat: FileStat;
-  readonly hash: string;
-  /** For a note: its text. */
-  readonly text: string | null;
-}
 
 /** Takes a batch of watcher events in. Runs inside a folder task. */
 export async function ingestChanges(folder: Folder, changes: readonly FileChange[]): Promise<FileRecord[]> {
@@ -77,71 +70,51 @@ export async function scanFolder(folder: Folder, genesis: boolean): Promise<File
   for (const record of folder.index.values()) if (record.disk && !onDisk.has(pathKey(record.disk.path))) paths.add(record.disk.path);
   // Files listed as not synced are looked at again (the list is rebuilt): gone ones leave it.
   for (const path of folder.notSyncedNow) paths.add(path);
-  return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis });
+  // The listing's sizes and times are as fresh as a stat of each path would be: each path is not looked up again.
+  const stats = new Map(listed.map((stat) => [stat.path, stat]));
+  return ingestPaths(folder, paths, new Map(), { readNotes: false, genesis, stats });
 }
 
 /** Files changed at a time before the index is committed, so a big scan never holds everything at once. */
 const BATCH = 256;
 
-const SILENT = new Set([PATH_HIDDEN, PATH_SYNCTHING]);
-
 interface Mode {
   /** Read notes even when size and time did not change (a watcher event says something happened). */
   readonly readNotes: boolean;
   readonly genesis: boolean;
+  /** What a listing just said of these paths' files (a path not in it is looked at). */
+  readonly stats?: ReadonlyMap<string, FileStat>;
 }
 
 async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: ReadonlyMap<string, string>, mode: Mode): Promise<FileRecord[]> {
-  const { readNotes } = mode;
   const created = new Map<string, Found>();
   const modified: { record: FileRecord; found: Found }[] = [];
   const deleted = new Map<string, FileRecord>();
   const reported = new Set<string>();
-  const report = (path: string, why: string): void => {
-    reported.add(path);
-    folder.notSynced(path, notSynced(path, why));
-  };
-  for (const path of [...paths].sort()) {
-    const unsafe = unsafePathReason(path);
-    if (unsafe) {
-      // Hidden files are skipped quietly (the config folder, .git, .DS_Store); other names are listed as not synced.
-      if (!SILENT.has(unsafe) && (await folder.files.stat(path))) report(path, unsafe);
-      continue;
+  /** Records whose file is there as they say, with a new time, or written before a kill (see `alreadyWritten`). */
+  const onDisk: { record: FileRecord; found: Found }[] = [];
+  const sorted = [...paths].sort();
+  // Read at once, decided one path after another, in order.
+  const examined = await examineAll(folder, sorted, mode.readNotes, mode.stats);
+  for (const [i, path] of sorted.entries()) {
+    const seen = examined[i]!;
+    if (seen.kind === 'report') {
+      reported.add(path);
+      folder.notSynced(path, notSynced(path, seen.reason));
+    } else if (seen.kind === 'still-reported') {
+      reported.add(path);
+    } else if (seen.kind === 'gone') {
+      deleted.set(path, seen.record);
+    } else if (seen.kind === 'found') {
+      const { record, found } = seen;
+      const written = record?.disk!.hash === found.hash ? null : alreadyWritten(folder, path, record, found);
+      if (written) onDisk.push({ record: written, found });
+      else if (!record) created.set(path, found);
+      else if (found.hash !== record.disk!.hash) modified.push({ record, found });
+      else if (record.disk!.mtime !== found.stat.mtime) onDisk.push({ record, found });
     }
-    const stat = await folder.files.stat(path);
-    const record = folder.index.atDisk(path);
-    if (folder.filter.excludedReason(path)) continue;
-    if (stat && folder.filter.excludedReason(path, stat.size)) continue;
-    if (record && record.disk!.path !== path) {
-      // Another file of this name in another case: the other devices could not keep both.
-      if (stat) report(path, PATH_CASE(record.disk!.path));
-      continue;
-    }
-    if (!stat) {
-      if (record) deleted.set(path, record);
-      continue;
-    }
-    if (record && !readNotes && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
-    if (record?.kind === 'text' && stat.size > MAX_NOTE_BYTES) {
-      // A note that grew past the limit stays a note (its id and history are a note's): it is left alone, and the
-      // record keeps its last synced version, until the file is small enough again.
-      if (record.disk!.size !== stat.size || record.disk!.mtime !== stat.mtime) report(path, NOTE_TOO_BIG);
-      else reported.add(path);
-      continue;
-    }
-    if (record?.kind === 'blob' && record.disk!.size === stat.size && record.disk!.mtime === stat.mtime) continue;
-    const found = await look(folder, stat, record?.kind);
-    if (!found) continue;
-    if (record?.kind === 'text' && found.text === null) {
-      // Not text any more (another program wrote bytes that are not UTF-8): a note cannot hold it, and decoding it
-      // lossily would never match the disk again. Left alone, with the last synced version kept, until it is text.
-      report(path, NOTE_NOT_UTF8);
-      continue;
-    }
-    if (!record) created.set(path, found);
-    else if (found.hash !== record.disk!.hash) modified.push({ record, found });
-    else if (record.disk!.mtime !== stat.mtime) await folder.commit({ records: [{ ...record, disk: diskState(stat, found.hash) }] });
   }
+  await takeAsOnDisk(folder, onDisk);
 
   // A path whose file was moved away and another file moved in within one batch (a folder moved, then a note
   // moved into the name it left): its "new content" is the other file's, so its occupant left and the other arrived.
@@ -189,6 +162,23 @@ async function ingestPaths(folder: Folder, paths: ReadonlySet<string>, hints: Re
     if (work.records.length >= BATCH) await flush(folder, work);
   }
   return flush(folder, work);
+}
+
+/**
+ * Records whose file is what they say, stored in one batch with no change to
+ * sync: a file with a new time only, or one the writer put there before a
+ * kill, before its record was stored (its base is then the file's text).
+ */
+async function takeAsOnDisk(folder: Folder, onDisk: readonly { record: FileRecord; found: Found }[]): Promise<void> {
+  if (onDisk.length === 0) return;
+  const docs: DocWrite[] = [];
+  for (const { record, found } of onDisk) {
+    if (record.kind !== 'text' || found.text === null || record.disk?.hash === found.hash) continue;
+    // Reloaded from the store after this commit, with the new base.
+    folder.notes.drop(record.id);
+    docs.push({ id: record.id, base: found.text });
+  }
+  await folder.commit({ records: onDisk.map(({ record, found }) => ({ ...record, disk: diskState(found.stat, found.hash) })), docs });
 }
 
 /**
@@ -251,23 +241,6 @@ async function flush(folder: Folder, work: Work): Promise<FileRecord[]> {
     }
   }
   return settled;
-}
-
-async function look(folder: Folder, stat: FileStat, kind: FileRecord['kind'] | undefined): Promise<Found | null> {
-  const maybeNote = kind === 'text' || (kind === undefined && folder.filter.isNoteName(stat.path) && stat.size <= MAX_NOTE_BYTES);
-  if (maybeNote) {
-    const bytes = await folder.files.read(stat.path);
-    if (!bytes) return null;
-    const text = decodeNote(bytes);
-    const hash = await contentHash(bytes, folder.options.sha256);
-    return { stat: { ...stat, size: bytes.length }, hash, text };
-  }
-  const hash = await hashOnDisk(folder, stat);
-  return hash === null ? null : { stat, hash, text: null };
-}
-
-function kindFor(folder: Folder, found: Found): FileRecord['kind'] {
-  return found.text !== null && folder.filter.isNoteName(found.stat.path) ? 'text' : 'blob';
 }
 
 async function create(folder: Folder, work: Work, found: Found): Promise<void> {

@@ -1,6 +1,6 @@
 import { MAX_STREAM_FRAME_BYTES, type FrameStream } from '../core/ports';
 import type { Entry } from './records-codec';
-import { encodeMessage, type DocUpdate, type SyncMessage } from './wire';
+import { MAX_WANTS_PER_MESSAGE, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
 
 /**
  * Everything a session sends goes through one writer loop, in priority
@@ -48,6 +48,11 @@ export class Outbox {
   sendLive(entries: readonly Entry[], docs: readonly DocUpdate[]): void {
     for (const message of changeFrames(entries, docs)) this.live.push(message);
     this.signal();
+  }
+
+  /** Asks for note content, in as many WANT_DOCS as it takes. */
+  askFor(wants: readonly { readonly id: string; readonly sv: Uint8Array }[]): void {
+    for (const batch of inBatches(wants, MAX_WANTS_PER_MESSAGE, (w) => 24 + w.sv.length)) this.send({ type: 'want-docs', wants: batch });
   }
 
   /** A control message that must stay in order with live changes. */

@@ -1,21 +1,22 @@
 import { PeerProtocolError } from '../core/errors';
 import { firstValueFrom, mergeMap, type SchedulerLike, type Subscription } from 'rxjs';
 import type { FrameStream, PeerConnection, SyncEvent } from '../core/ports';
+import { Acks } from './acks';
 import { serveBlob } from './blob-transfer';
 import type { BlobFetcher } from './blob-fetcher';
 import { Burst } from './burst';
 import type { ChangeSet, Folder } from './folder';
 import { REFUSED_FOLDER, REFUSED_FRAME, REFUSED_IDENTITY, REFUSED_UNEXPECTED, REFUSED_VERSION, peerNoteTooBig, peerStopped, refusedPath } from './messages';
 import { MAX_NOTE_BYTES } from './disk';
-import { Outbox, inBatches, type Producer } from './outbox';
+import { Outbox, type Producer } from './outbox';
 import { unsafePathReason } from './paths';
 import { entryOf, type Entry } from './records-codec';
 import { SyncRefusal } from './refusal';
 import { isValidStateVector } from './notes';
 import { DocAnswers } from './doc-answers';
 import { PartAssembly } from './doc-parts';
-import { receiveDocs, receiveEntries, type DocWant } from './remote';
-import { BLOB_PROTOCOL, MAX_WANTS_PER_MESSAGE, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
+import { receiveDocs, receiveEntries } from './remote';
+import { BLOB_PROTOCOL, PROTOCOL_VERSION, SYNC_PROTOCOL, decodeMessage, encodeMessage, type DocUpdate, type SyncMessage } from './wire';
 
 /**
  * One peer's sync over one connection (see docs/SYNC.md, "The protocol").
@@ -57,6 +58,7 @@ export class PeerSession {
   private sentSeq = 0;
   private caughtUpSent = false;
   private peerAcked = 0;
+  private acks: Acks | null = null;
   private detachBlobs: () => void = () => undefined;
   /** Where the catch-up started before the peer's HELLO said how far it has us, and the sequence number it covers. */
   private assumedFrom = 0;
@@ -94,6 +96,8 @@ export class PeerSession {
     this.stream = stream;
     const outbox = new Outbox(stream);
     this.outbox = outbox;
+    // In order with live changes: a caught-up must never overtake the changes it covers.
+    this.acks = new Acks(this.options.scheduler, (message) => outbox.sendLiveMessage(message), () => this.checkSettled());
     const failed = new Promise<never>((_, reject) => (this.rejectRun = reject));
     this.subscriptions.push(this.connection.closed$.subscribe(() => (this.connectionEnded = true)));
     // Live changes first, then the catch-up snapshot: nothing that changes in between is missed.
@@ -138,6 +142,7 @@ export class PeerSession {
     if (this.stopped) return;
     this.stopped = true;
     this.outbox?.stop();
+    this.acks?.stop();
     if (reason && this.stream && !this.connectionEnded) {
       // Tell the peer this is a clean stop, not a failure. Finished, not reset: a reset could drop the frame.
       const stream = this.stream;
@@ -180,23 +185,22 @@ export class PeerSession {
         return this.onHello(message);
       case 'changes':
         await this.onEntries(message.entries, new Set(message.docs.map((d) => d.id)));
-        if (message.docs.length > 0) await this.onDocs(message.docs);
-        return;
+        return message.docs.length > 0 ? this.onDocs(message.docs) : undefined;
       case 'docs':
         return this.onDocs(message.docs);
-      case 'doc-part':
-        return this.onPart(message.id, message.total, message.offset, message.bytes);
+      case 'doc-part': {
+        const update = this.parts.take(message.id, message.total, message.offset, message.bytes, (wanted) => this.outstanding.has(wanted));
+        return update ? this.onDocs([{ id: message.id, update }]) : undefined;
+      }
       case 'want-docs':
         // Throws (refusing the peer) when its unanswered asks outgrow the index.
-        this.outbox!.answer(this.answers.accept(message.wants));
-        return;
-      case 'caught-up': {
-        const first = this.theirCaughtUp === null;
-        this.theirCaughtUp = Math.max(this.theirCaughtUp ?? 0, message.seq);
-        return this.advance(first);
-      }
+        return this.outbox!.answer(this.answers.accept(message.wants));
+      case 'caught-up':
+        return this.onCaughtUp(message.seq);
       case 'synced':
-        return this.onSynced(message.seq);
+        await this.onSynced(message.seq);
+        // A caught-up for echoes may come with it (never the first caught-up, the one that ends the catch-up).
+        return message.caughtUp > 0 && this.theirCaughtUp !== null ? this.onCaughtUp(message.caughtUp) : undefined;
       case 'bye':
         // The peer stopped syncing cleanly (it is shutting down, or can no longer watch its folder): the session ends, not
         // as a failure. A peer that removed this device sends no BYE: it closes the connection as removed.
@@ -267,11 +271,12 @@ export class PeerSession {
       this.burst.done(ids, 0);
       this.outbox!.sendLive(entries, docs);
     }
-    if (entries.length < change.records.length && this.caughtUpSent) {
-      // Records left out because the peer made them: say it has everything up to here, so the next catch-up skips them.
-      this.outbox!.sendLiveMessage({ type: 'caught-up', seq: top });
-    }
-    if (entries.length > 0 || this.caughtUpSent) this.sentSeq = Math.max(this.sentSeq, top);
+    if (entries.length > 0) this.sentSeq = Math.max(this.sentSeq, ...entries.map((e) => e.seq));
+    if (entries.length === change.records.length || !this.caughtUpSent) return;
+    // Records left out because the peer made them: it is told it has them (the next catch-up skips them). Storing that
+    // here is bookkeeping only: a mark not stored means a few entries sent again next time.
+    this.acks!.echoed(top);
+    this.onSynced(this.peerAcked).catch(() => undefined);
   }
 
   /** @param pushed notes whose update came in the same frame (no need to ask for them) */
@@ -306,7 +311,7 @@ export class PeerSession {
       this.expectedBytes.set(want.id, entry?.size ?? 0);
       this.burst.expect([], entry?.size ?? 0);
     }
-    this.askFor(wants.filter((w) => !pushed.has(w.id)));
+    this.outbox!.askFor(wants.filter((w) => !pushed.has(w.id)));
     // A note whose content is on its way is done when the content is; an attachment when its content is in place.
     const asked = new Set(wants.map((w) => w.id));
     for (const entry of entries) if (entry.kind === 'blob' && !entry.deleted && this.folder.wanted.has(entry.hash)) asked.add(entry.id);
@@ -314,13 +319,9 @@ export class PeerSession {
     await this.advance();
   }
 
-  private askFor(wants: readonly DocWant[]): void {
-    for (const batch of inBatches(wants, MAX_WANTS_PER_MESSAGE, (w) => 24 + w.sv.length)) this.outbox!.send({ type: 'want-docs', wants: batch });
-  }
-
   private async onDocs(docs: readonly DocUpdate[]): Promise<void> {
     const lacking = await this.folder.run(() => receiveDocs(this.folder, this.peer, docs, this.waiting));
-    this.askFor(lacking);
+    this.outbox!.askFor(lacking);
     const still = new Set(lacking.map((w) => w.id));
     for (const doc of docs) {
       if (still.has(doc.id)) continue;
@@ -332,16 +333,18 @@ export class PeerSession {
     await this.advance();
   }
 
-  private async onPart(id: string, total: number, offset: number, bytes: Uint8Array): Promise<void> {
-    const update = this.parts.take(id, total, offset, bytes, (wanted) => this.outstanding.has(wanted));
-    if (update) await this.onDocs([{ id, update }]);
+  private onCaughtUp(seq: number): Promise<void> {
+    const first = this.theirCaughtUp === null;
+    this.theirCaughtUp = Math.max(this.theirCaughtUp ?? 0, seq);
+    return this.advance(first);
   }
 
-  private async onSynced(seq: number): Promise<void> {
+  private async onSynced(synced: number): Promise<void> {
+    const seq = this.acks!.confirmed(Math.max(synced, this.peerAcked), this.sentSeq);
     if (seq > this.peerAcked) {
       this.peerAcked = seq;
-      const mark = this.folder.peerMark(this.peer);
-      await this.folder.run(() => this.folder.commit({ peers: [{ ...mark, acked: seq, ackedEpoch: this.folder.epoch }] }));
+      // The mark as it is when the task runs: read before, a `seen` stored meanwhile would be undone.
+      await this.folder.run(() => this.folder.commit({ peers: [{ ...this.folder.peerMark(this.peer), acked: seq, ackedEpoch: this.folder.epoch }] }));
     }
     this.checkSettled();
   }
@@ -357,19 +360,17 @@ export class PeerSession {
       for (const seq of this.outstanding.values()) target = Math.min(target, seq - 1);
       if (target > this.seen) {
         this.seen = target;
-        const mark = this.folder.peerMark(this.peer);
-        await this.folder.run(() => this.folder.commit({ peers: [{ ...mark, epoch: this.theirEpoch, seen: target }] }));
-        this.outbox?.send({ type: 'synced', seq: target });
-      } else if (always) {
-        this.outbox?.send({ type: 'synced', seq: this.seen });
+        await this.folder.run(() => this.folder.commit({ peers: [{ ...this.folder.peerMark(this.peer), epoch: this.theirEpoch, seen: target }] }));
       }
+      this.acks?.seen(this.seen, this.received, always);
     }
     this.checkSettled();
   }
 
   /** For diagnosing a sync that does not finish. */
   describe(): string {
-    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received: this.received, seen: this.seen, theirCaughtUp: this.theirCaughtUp, outstanding: this.outstanding.size, assembling: this.parts.holding, sentSeq: this.sentSeq, caughtUpSent: this.caughtUpSent, peerAcked: this.peerAcked, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped: this.stopped, handling: this.handling, outbox: this.outbox?.describe() });
+    const { received, seen, theirCaughtUp, sentSeq, caughtUpSent, peerAcked, stopped, handling } = this;
+    return JSON.stringify({ peer: this.peer.slice(0, 4), hello: this.helloSeen, received, seen, theirCaughtUp, outstanding: this.outstanding.size, assembling: this.parts.holding, sentSeq, caughtUpSent, peerAcked, acks: this.acks?.describe, busy: this.fetcher.busyWith(this.peer), burst: this.burst.running, stopped, handling, outbox: this.outbox?.describe() });
   }
 
   /**
@@ -386,7 +387,7 @@ export class PeerSession {
       this.burst.done([id], 0);
     }
     const theirsDone = this.theirCaughtUp !== null && this.outstanding.size === 0 && this.announced.size === 0 && this.seen >= Math.max(this.received, this.theirCaughtUp);
-    const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq;
+    const oursDone = this.caughtUpSent && this.peerAcked >= this.sentSeq && !this.acks?.owed;
     if (theirsDone && oursDone && this.fetcher.busyWith(this.peer) === 0) this.burst.finish();
   }
 

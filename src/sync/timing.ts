@@ -82,3 +82,58 @@ export const RESCAN_MS = 60 * 60 * 1000;
 export function withPeriodicRescan<T>(rescan: T, everyMs: number, scheduler: SchedulerLike): OperatorFunction<T, T> {
   return (source) => merge(source, interval(everyMs, scheduler).pipe(map(() => rescan)));
 }
+
+/** An acknowledgement a session owes its peer: how far it applied the peer's index (`synced`), how far its own index is with the peer through echoes (`caughtUp`). */
+export interface Ack {
+  readonly synced?: number;
+  readonly caughtUp?: number;
+  /** The `synced` covers everything received from the peer (nothing is waiting for note content): no fuller one is coming. */
+  readonly complete?: boolean;
+}
+
+/** How long an acknowledgement waits for a complete `synced` to go with it. */
+export const ACK_MS = 250;
+
+/**
+ * Gathers acknowledgements into one (the highest of each kind), so the
+ * `synced` of an applied change and the `caught-up` of its echo travel in
+ * one frame, not two: the echo's `caught-up` is known when the change is
+ * stored, and waits for the `synced` the session sends once it stored how
+ * far it got. A complete `synced` sends what is gathered at once; anything
+ * else goes `waitMs` after the first acknowledgement of the window at the
+ * latest (a window is never stretched by later ones). Data is never
+ * delayed: only acknowledgements go through here.
+ */
+export function coalesceAcks(waitMs: number, scheduler: SchedulerLike): OperatorFunction<Ack, Ack> {
+  return (source) =>
+    new Observable<Ack>((subscriber) => {
+      let synced: number | undefined;
+      let caughtUp: number | undefined;
+      let timer: Subscription | null = null;
+      const flush = (): void => {
+        timer?.unsubscribe();
+        timer = null;
+        if (synced === undefined && caughtUp === undefined) return;
+        const ack: Ack = { ...(synced !== undefined ? { synced } : {}), ...(caughtUp !== undefined ? { caughtUp } : {}) };
+        synced = caughtUp = undefined;
+        subscriber.next(ack);
+      };
+      const subscription = source.subscribe({
+        next: (ack) => {
+          if (ack.synced !== undefined) synced = Math.max(synced ?? 0, ack.synced);
+          if (ack.caughtUp !== undefined) caughtUp = Math.max(caughtUp ?? 0, ack.caughtUp);
+          if (ack.complete === true) flush();
+          else timer ??= scheduler.schedule(flush, waitMs);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        subscription.unsubscribe();
+        timer?.unsubscribe();
+      };
+    });
+}

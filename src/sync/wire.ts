@@ -16,7 +16,8 @@ import { idBytes, readEntry, writeEntry, type Entry } from './records-codec';
 
 export const SYNC_PROTOCOL = 'vault-peers/sync/1';
 export const BLOB_PROTOCOL = 'vault-peers/blob/1';
-export const PROTOCOL_VERSION = 1;
+/** 2: SYNCED carries the sender's CAUGHT_UP for echoes too (one acknowledgement frame per applied change). */
+export const PROTOCOL_VERSION = 2;
 
 const COMPRESS_OVER = 1024;
 /**
@@ -43,7 +44,8 @@ export type SyncMessage =
   | { readonly type: 'want-docs'; readonly wants: readonly { readonly id: string; readonly sv: Uint8Array }[] }
   | { readonly type: 'docs'; readonly docs: readonly DocUpdate[] }
   | { readonly type: 'doc-part'; readonly id: string; readonly total: number; readonly offset: number; readonly bytes: Uint8Array }
-  | { readonly type: 'synced'; readonly seq: number }
+  /** `caughtUp`: as CAUGHT_UP, for echoes, sent with it (0: none). */
+  | { readonly type: 'synced'; readonly seq: number; readonly caughtUp: number }
   | { readonly type: 'bye'; readonly reason: string };
 
 export type BlobMessage =
@@ -138,8 +140,11 @@ function writePayload(e: encoding.Encoder, m: Message): void {
       encoding.writeVarUint8Array(e, m.bytes);
       return;
     case 'caught-up':
+      encoding.writeVarUint(e, m.seq);
+      return;
     case 'synced':
       encoding.writeVarUint(e, m.seq);
+      encoding.writeVarUint(e, m.caughtUp);
       return;
     case 'bye':
     case 'gone':
@@ -179,8 +184,9 @@ function readPayload(d: decoding.Decoder, type: Message['type']): Message {
     case 'doc-part':
       return { type, id: toHex(decoding.readUint8Array(d, 16)), total: decoding.readVarUint(d), offset: decoding.readVarUint(d), bytes: decoding.readVarUint8Array(d).slice() };
     case 'caught-up':
-    case 'synced':
       return { type, seq: decoding.readVarUint(d) };
+    case 'synced':
+      return { type, seq: decoding.readVarUint(d), caughtUp: decoding.readVarUint(d) };
     case 'bye':
     case 'gone':
       return { type, reason: decoding.readVarString(d) };
