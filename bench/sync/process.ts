@@ -108,7 +108,7 @@ export class ToolProcess {
 
   private onLine(line: Line): void {
     this.lines.push(line);
-    appendFileSync(this.logFile, `[${this.label}] ${line.text}\n`);
+    appendFileSync(this.logFile, `[${this.label} ${(line.at / 1000).toFixed(3)}] ${line.text}\n`);
     for (const waiter of [...this.waiters]) {
       if (waiter.test(line)) {
         this.waiters.delete(waiter);

@@ -97,6 +97,35 @@ describe('redialling after a drop (marbles)', () => {
     expect(waits.reduce((sum, wait) => sum + wait, 0) / waits.length).toBeLessThanOrEqual(2_000);
   });
 
+  it('a peer that is back 1.5 s after the drop (a restart) is dialled again 2 to 2.5 s after it, not 3 to 3.5 s', () => {
+    // Over QUIC the first attempt resends after about 1 s and then not before 3 s: a peer that came up in
+    // between is reached by the second attempt. Here attempts made while the peer is down never answer.
+    scheduler.run((helpers) => {
+      const { cold, hot } = helpers;
+      const first = cold('-x');
+      const hangs = cold('-');
+      const answers = cold('10ms x');
+      const drops = hot<string>('20s x', { x: 'The other device stopped answering.' });
+      let calls = 0;
+      const { manager } = harness(scheduler, {
+        peers: [storedPeer('a')],
+        dial: () =>
+          defer(() => {
+            calls += 1;
+            if (calls === 1) return connectionsFrom(first, 'a', () => drops);
+            return connectionsFrom(scheduler.now() < 21_500 ? hangs : answers, 'a');
+          }),
+      });
+      const seen: string[] = [];
+      statusOf(manager, 'a').subscribe((status) => seen.push(`${status}@${scheduler.now()}`));
+      at(helpers, 'x', () => void manager.connectAll());
+      helpers.flush();
+      expect(hangs.subscriptions.map((log) => [log.subscribedFrame, log.unsubscribedFrame])).toEqual([[20_000, 22_000]]);
+      expect(answers.subscriptions.map((log) => log.subscribedFrame)).toEqual([22_500]);
+      expect(seen.slice(-1)).toEqual(['o@22510']);
+    });
+  });
+
   it('after the quick phase, backs off exponentially to the cap with 10 s attempts', () => {
     scheduler.run((helpers) => {
       const { cold, hot } = helpers;
@@ -113,14 +142,16 @@ describe('redialling after a drop (marbles)', () => {
       helpers.flush();
       const starts = hangs.subscriptions.map((log) => log.subscribedFrame);
       const durations = hangs.subscriptions.map((log) => log.unsubscribedFrame - log.subscribedFrame);
-      // Quick: every 3.5 s from the drop at 20 s until 110 s.
-      expect(starts.filter((frame) => frame < 110_000)).toHaveLength(26);
-      expect(durations.slice(0, 26).every((d) => d === 3_000)).toBe(true);
-      // Then 10 s attempts, after waits of 1, 2, 4, 8, 16, 32 s, then 60 s.
+      // Quick: at the drop (20 s), then 2.5 s later, then every 3.5 s until 110 s.
+      const quick = starts.filter((frame) => frame < 110_000);
+      expect(quick).toEqual([20_000, ...Array.from({ length: 25 }, (_, i) => 22_500 + i * 3_500)]);
+      expect(durations.slice(0, 26)).toEqual([2_000, ...Array<number>(25).fill(3_000)]);
+      // Then 10 s attempts: the last quick one (106.5 s) times out inside the quick phase and waits its jitter,
+      // so the first slow one starts at 110 s; after it, waits of 1, 2, 4, 8, 16, 32 s, then 60 s.
       const slow = starts.filter((frame) => frame >= 110_000);
       const gaps = slow.slice(1).map((frame, i) => frame - slow[i]! - 10_000);
-      expect(slow[0]).toBe(107_500 + 3_000 + 1_000);
-      expect(gaps.slice(0, 7)).toEqual([2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+      expect(slow[0]).toBe(106_500 + 3_000 + 500);
+      expect(gaps.slice(0, 8)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
     });
   });
 
@@ -304,7 +335,7 @@ describe('network triggers (marbles)', () => {
       const first = cold('-x');
       const hangs = cold('-');
       const drops = hot<string>('20s x', { x: 'lost' });
-      const networkBack = hot('23200ms n');
+      const networkBack = hot('22200ms n');
       let calls = 0;
       const { manager } = harness(scheduler, {
         peers: [storedPeer('a')],
@@ -313,8 +344,8 @@ describe('network triggers (marbles)', () => {
       });
       at(helpers, 'x', () => void manager.connectAll());
       at(helpers, '24s x', () => void manager.destroy());
-      // The first quick attempt times out at 23 s; the next would start at 23.5 s, but the network is back at 23.2 s.
-      expectSubscriptions(hangs.subscriptions).toBe(['20s ^ 2999ms !', '23200ms ^ 799ms !']);
+      // The first quick attempt times out at 22 s; the next would start at 22.5 s, but the network is back at 22.2 s.
+      expectSubscriptions(hangs.subscriptions).toBe(['20s ^ 1999ms !', '22200ms ^ 1799ms !']);
     });
   });
 });

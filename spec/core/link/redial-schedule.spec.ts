@@ -23,22 +23,33 @@ describe('RedialPlan', () => {
     expect([1, 2, 3, 8].map((drops) => redial.firstDelay(drops))).toEqual([1_000, 2_000, 4_000, 60_000]);
   });
 
-  it('in the quick phase, an attempt starts every 3 s (plus jitter) and may take 3 s, however fast it fails', () => {
+  it('in the quick phase, the first attempt may take 2 s, the later ones 3 s; each starts its slot (plus jitter) after the one before, however fast it fails', () => {
     const { at } = plan(0);
-    expect(at(0).attemptStarted()).toBe(3_000);
-    expect(at(3_000).delayAfterFailure()).toBe(500); // timed out: next at 3.5 s with full jitter (random = 1)
-    expect(at(3_500).attemptStarted()).toBe(3_000);
-    expect(at(3_520).delayAfterFailure()).toBe(2_980 + 500); // refused fast: still waits for its slot
+    expect(at(0).attemptStarted()).toBe(2_000);
+    expect(at(2_000).delayAfterFailure()).toBe(500); // timed out: next at 2.5 s with full jitter (random = 1)
+    expect(at(2_500).attemptStarted()).toBe(3_000);
+    expect(at(5_500).delayAfterFailure()).toBe(500);
+    expect(at(6_000).attemptStarted()).toBe(3_000);
+    expect(at(6_020).delayAfterFailure()).toBe(2_980 + 500); // refused fast: still waits for its slot
+  });
+
+  it('a first attempt that fails fast still waits out its 2 s slot', () => {
+    const { at } = plan(0, 0);
+    at(0).attemptStarted();
+    expect(at(30).delayAfterFailure()).toBe(1_970);
   });
 
   it('without jitter, quick attempts are exactly back to back', () => {
     const { at } = plan(0, 0);
-    at(10_000).attemptStarted();
-    expect(at(13_000).delayAfterFailure()).toBe(0);
+    at(0).attemptStarted();
+    at(2_000).delayAfterFailure();
+    at(2_000).attemptStarted();
+    expect(at(5_000).delayAfterFailure()).toBe(0);
   });
 
   it('ends the quick phase 90 s after the drop: then 10 s attempts and backoff from 1 s to 60 s', () => {
     const { at } = plan(1_000);
+    expect(at(1_000).attemptStarted()).toBe(2_000);
     expect(at(90_999).attemptStarted()).toBe(3_000);
     expect(at(91_000).attemptStarted()).toBe(10_000);
     const delays = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => at(91_000 + i * 100_000).delayAfterFailure());
@@ -53,8 +64,8 @@ describe('RedialPlan', () => {
   });
 
   it('never gives an attempt longer than the configured timeout, quick or not', () => {
-    const short = new RedialPlan({ ...DEFAULT_REDIAL, connectTimeoutMs: 2_000 }, () => 1, 0, () => 0);
-    expect(short.attemptStarted()).toBe(2_000);
+    const short = new RedialPlan({ ...DEFAULT_REDIAL, connectTimeoutMs: 1_500 }, () => 1, 0, () => 0);
+    expect([short.attemptStarted(), short.attemptStarted()]).toEqual([1_500, 1_500]);
   });
 
   it('with quickPhaseMs 0 there is no quick phase', () => {
