@@ -94,6 +94,8 @@ export interface FloodReport {
   /** Peak minus before. */
   rssGrowthMb: number;
   friendStayedConnected: boolean;
+  /** The friend's statuses other than connected, with when (s after the watch began) and why. */
+  friendDrops: string[];
 }
 
 /** A headless peer (`vault-peers run`) with one paired device, flooded by `count` strangers. */
@@ -107,11 +109,12 @@ export async function strangerFlood(count: number, sources: number, log: (line: 
     await friend.manager.addPeer(targetTicket, 'Target');
     const targetId = friend.transport.parseTicket(targetTicket).nodeId;
     await waitForStatus(friend.manager, targetId, 'connected');
-    let drops = 0;
+    let drops: string[] = [];
+    const t0 = performance.now();
     const watch = friend.manager.peerState$(targetId).subscribe((s) => {
-      if (s.status !== 'connected' && s.status !== 'syncing') drops += 1;
+      if (s.status !== 'connected' && s.status !== 'syncing') drops.push(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${s.status}${s.lastError ? ` (${s.lastError})` : ''}`);
     });
-    drops = 0;
+    drops = [];
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const pid = target.pid!;
     const before = rssMb(pid);
@@ -125,8 +128,8 @@ export async function strangerFlood(count: number, sources: number, log: (line: 
     clearInterval(sampler);
     const after = rssMb(pid);
     watch.unsubscribe();
-    const friendStayedConnected = drops === 0 && friend.manager.getPeerStates().find((s) => s.peer.nodeId === targetId)?.status === 'connected';
-    return { strangers: result.done, sources, seconds: result.ms / 1000, rssBeforeMb: before, rssPeakMb: peak, rssAfterMb: after, settleMs, rssGrowthMb: peak - before, friendStayedConnected };
+    const friendStayedConnected = drops.length === 0 && friend.manager.getPeerStates().find((s) => s.peer.nodeId === targetId)?.status === 'connected';
+    return { strangers: result.done, sources, seconds: result.ms / 1000, rssBeforeMb: before, rssPeakMb: peak, rssAfterMb: after, settleMs, rssGrowthMb: peak - before, friendStayedConnected, friendDrops: drops.slice(0, 10) };
   } finally {
     await target.dispose();
     await friend.close();

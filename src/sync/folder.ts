@@ -214,11 +214,10 @@ export class Folder {
 
   want(hash: string, id: string): void {
     const ids = this.wanted.get(hash);
-    if (ids) {
-      ids.add(id);
-      return;
-    }
-    this.wanted.set(hash, new Set([id]));
+    if (ids) ids.add(id);
+    else this.wanted.set(hash, new Set([id]));
+    // Said again for a record that joins a content already wanted (a conflict copy of a version a peer
+    // announced before): the peer announcing it now may be the one to ask.
     this.wants.next(hash);
   }
 

@@ -128,7 +128,9 @@ export class PeerSession {
     this.catchUp(assumed, Number.POSITIVE_INFINITY);
     try {
       await Promise.race([this.readLoop(stream), outbox.run(), failed]);
-    } catch (error) {
+    } catch (caught) {
+      // A frame the peer broke reaches the writer too (the stream failed): whichever side sees it first, it is a refusal.
+      const error = caught instanceof PeerProtocolError ? new SyncRefusal(caught.message) : caught;
       if (this.stopped || (this.connectionEnded && !(error instanceof SyncRefusal))) return;
       if (error instanceof SyncRefusal) this.connection.close(error.message, 'refused');
       throw error;
