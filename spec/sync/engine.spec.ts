@@ -335,6 +335,21 @@ describe('the engine, when things stop', () => {
     await waitFor(() => b.vault.text('new.md') === 'arrives later\n', 'the retry');
     sub.unsubscribe();
   });
+
+  it("a full disk while an attachment is staged is shown too, though its sentence says 'nothing was lost' (not taken for a dropped connection)", async () => {
+    const a = await start('a');
+    const b = await start('b');
+    const c = link(a, b);
+    await waitFor(() => bothFinished(c), 'the catch-up');
+    b.vault.failWrites = new Error('Could not write ".vault-peers/staging/x" in /vault: the disk is full (or your quota is used up). Free some space; Vault Peers tries again and nothing was lost.');
+    const errors: string[] = [];
+    const sub = b.engine.activity$.subscribe((e) => e.kind === 'error' && errors.push(e.message));
+    a.vault.put('photo.png', big(5_000));
+    await waitFor(() => errors.length > 0, 'the error');
+    expect(errors[0]).toBe(b.vault.failWrites.message);
+    b.vault.failWrites = null;
+    sub.unsubscribe();
+  });
 });
 
 describe('what people see', () => {

@@ -1,7 +1,7 @@
 import { Subject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import type { FrameStream, PeerConnection } from '../core/ports';
 import { errorMessage } from '../core/errors';
-import { fetchBlob } from './blob-transfer';
+import { StagingFailed, fetchBlob } from './blob-transfer';
 import type { Folder } from './folder';
 import { SyncRefusal } from './refusal';
 import { materialize } from './writer';
@@ -141,7 +141,12 @@ export class BlobFetcher {
       // A fetch this fetcher cancelled (its stream is no longer tracked) ends quietly: that is no problem to report.
       const cancelled = stream !== null && !this.streams.has(stream);
       if (error instanceof SyncRefusal) source.refuse(error);
-      else if (!this.stopped && !cancelled && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
+      else if (error instanceof StagingFailed) {
+        // This device's disk (full, say): shown, and asked again after a while rather than at once. Told apart
+        // by its type, not its words: its sentence says "nothing was lost", which reads like a dropped connection.
+        if (!this.stopped) this.folder.emit({ type: 'error', message: errorMessage(error) });
+        this.markGone(hash, source.deviceId);
+      } else if (!this.stopped && !cancelled && !isConnectionEnd(error)) this.folder.emit({ type: 'error', message: errorMessage(error) });
     } finally {
       if (stream) this.streams.delete(stream);
       this.folder.fetching.delete(hash);

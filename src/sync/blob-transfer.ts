@@ -1,4 +1,4 @@
-import { PeerProtocolError } from '../core/errors';
+import { PeerProtocolError, VaultPeersError, errorMessage } from '../core/errors';
 import type { FrameStream, PeerConnection } from '../core/ports';
 import type { Folder } from './folder';
 import { CHUNK_BYTES, chunkCount, hashFileInChunks, hashOfChunks } from './hash';
@@ -18,6 +18,9 @@ import { verifyStaged } from './writer';
  */
 
 export type FetchOutcome = 'done' | 'gone';
+
+/** Writing a received chunk to this device's disk failed (a full disk, say): this device's problem, to be shown, not a dropped connection. */
+export class StagingFailed extends VaultPeersError {}
 
 /** What a fetch reports as it goes. */
 export interface FetchProgress {
@@ -60,7 +63,9 @@ export async function fetchBlob(folder: Folder, connection: PeerConnection, hash
       if (message?.type !== 'chunk' || message.index !== index) throw new SyncRefusal(REFUSED_FRAME);
       const expectedLength = Math.min(CHUNK_BYTES, head.size - index * CHUNK_BYTES);
       if (message.bytes.length !== expectedLength || !bytesEqual(await folder.options.sha256(message.bytes), head.chunks[index]!)) throw new SyncRefusal(REFUSED_CHUNK(path));
-      await folder.files.writeStaged(hash, index * CHUNK_BYTES, message.bytes);
+      await folder.files.writeStaged(hash, index * CHUNK_BYTES, message.bytes).catch((error: unknown) => {
+        throw new StagingFailed(errorMessage(error));
+      });
       progress.onBytes(message.bytes.length);
     }
     if (head.size === 0) await folder.files.writeStaged(hash, 0, new Uint8Array(0));
