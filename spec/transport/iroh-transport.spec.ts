@@ -436,7 +436,7 @@ describe('tickets', () => {
     ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 4, reason: b"\\x1b[31mgone" }))', REASON_REMOVED_BY_PEER],
     ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 3, reason: b"" }))', 'The other device refused the connection.'],
     ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 3, reason: b"\\"../x.md\\" leaves the synced folder \\xe2\\x80\\x94 refused." }))', 'The other device refused the connection: "../x.md" leaves the synced folder \u2014 refused.'],
-    ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 0, reason: b"bye\\nnow" }))', 'The other device closed the connection: bye\nnow'],
+    ['ConnectionLost(ApplicationClosed(ApplicationClose { error_code: 0, reason: b"bye\\nnow\\x1b[2J" }))', 'The other device closed the connection: bye now [2J'],
     ['ConnectionLost(TimedOut)', 'The other device stopped answering.'],
     ['ConnectionLost(LocallyClosed)', 'The connection was closed on this device.'],
     ['ConnectionLost(Reset)', 'The connection to the other device was lost.'],

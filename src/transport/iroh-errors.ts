@@ -4,6 +4,7 @@
  */
 import { PeerRefusedError, VaultPeersError } from '../core/errors';
 import { REASON_BUSY, REASON_NO_ANSWER, REASON_REMOVED_BY_PEER } from '../core/messages';
+import { safeRemoteText } from '../core/remote-text';
 import type { CloseKind } from '../core/ports';
 
 export const CLOSE_NORMAL = 0n;
@@ -56,7 +57,8 @@ export function lostConnectionText(message: string): string | null {
   const code = /error_code:\s*(\d+)/.exec(message)?.[1];
   if (/\bApplicationClosed\b/.test(message)) {
     if (code !== undefined && BigInt(code) === CLOSE_REMOVED) return REASON_REMOVED_BY_PEER;
-    const said = rustByteString(/reason: b"((?:[^"\\]|\\.)*)"/s.exec(message)?.[1] ?? '').trim();
+    // The other device's words: made safe here, once, before any terminal or view can show them.
+    const said = safeRemoteText(rustByteString(/reason: b"((?:[^"\\]|\\.)*)"/s.exec(message)?.[1] ?? ''), 400);
     const refused = code !== undefined && BigInt(code) === CLOSE_REFUSED;
     const what = refused ? 'The other device refused the connection' : 'The other device closed the connection';
     return said ? `${what}: ${said}` : `${what}.`;
