@@ -129,8 +129,7 @@ export class PeerSession {
     try {
       await Promise.race([this.readLoop(stream), outbox.run(), failed]);
     } catch (caught) {
-      // A frame the peer broke reaches the writer too (the stream failed): whichever side sees it first, it is a refusal.
-      const error = caught instanceof PeerProtocolError ? new SyncRefusal(caught.message) : caught;
+      const error = caught instanceof PeerProtocolError ? new SyncRefusal(caught.message) : caught; // seen by the reader or the writer first
       if (this.stopped || (this.connectionEnded && !(error instanceof SyncRefusal))) return;
       if (error instanceof SyncRefusal) this.connection.close(error.message, 'refused');
       throw error;
